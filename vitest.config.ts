@@ -1,0 +1,27 @@
+// Two projects: unit tests sit next to the code and need no privileges; integration tests build
+// network namespaces and start real peers, so they need root and run fewer at a time.
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["appliance/**/*.test.ts", "rootfs/**/*.test.ts", "switch/**/*.test.ts", "workloads/**/*.test.ts", "bench/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          pool: "forks",
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
