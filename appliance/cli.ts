@@ -1,0 +1,80 @@
+/**
+ * `pirack` command line: the composition root for one-shot commands. The only place (with main.ts) that reads argv,
+ * loads config, creates the root logger and calls process.exit.
+ */
+import { Command, Option } from "commander";
+import { mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfigFile } from "./config-file.ts";
+import type { Config } from "./config.ts";
+import { writeFileAtomic } from "./fs-atomic.ts";
+import { planFiles, planRack } from "./plan.ts";
+
+/** The embedded default rack: the story's two-Pi seed example, shipped in the package. */
+export const DEFAULT_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), "../examples/seed-rack.yaml");
+
+/** Exit codes: 0 fine, 1 operation failed, 2 bad config or usage. */
+const EXIT_CONFIG = 2;
+
+class CliFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+async function requireConfig(path: string): Promise<Config> {
+  const result = await loadConfigFile(path);
+  if (!result.ok) {
+    throw new CliFailure(`${path}: ${result.problems.length} problem(s):\n  ${result.problems.join("\n  ")}`, EXIT_CONFIG);
+  }
+  return result.config;
+}
+
+const program = new Command("pirack")
+  .description("netboot appliance for shelves of Raspberry Pis")
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command("plan")
+  .description("render every generated file for a rack without touching the system")
+  .addOption(new Option("--config <file>", "rack.yaml (default: the embedded seed rack)").default(DEFAULT_CONFIG, "embedded seed rack"))
+  .option("--out <dir>", "write the generated tree here (default: print it)")
+  .option("--json", "print the plan as JSON")
+  .action(async (opts: { config: string; out?: string; json?: boolean }) => {
+    const config = await requireConfig(opts.config);
+    const plan = planRack(config);
+    const files = planFiles(plan);
+    if (opts.out) {
+      const out = resolve(opts.out);
+      await mkdir(out, { recursive: true });
+      for (const [rel, content] of files) await writeFileAtomic(join(out, rel), content);
+      if (!opts.json) process.stdout.write(`wrote ${files.size} files to ${out}\n`);
+    }
+    if (opts.json) process.stdout.write(files.get("plan.json") ?? "");
+    else if (!opts.out) {
+      for (const [rel, content] of files) {
+        if (rel.endsWith(".json")) continue;
+        process.stdout.write(`==> ${rel} <==\n${content}\n`);
+      }
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CliFailure) {
+    process.stderr.write(`pirack: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  const code = (err as { code?: string; exitCode?: number }).code;
+  if (typeof code === "string" && code.startsWith("commander.")) {
+    process.exit(code === "commander.helpDisplayed" || code === "commander.version" ? 0 : EXIT_CONFIG);
+  }
+  process.stderr.write(`pirack: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+}

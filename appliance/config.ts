@@ -1,0 +1,295 @@
+/**
+ * `rack.yaml`: the one schema, every default filled in here and nowhere else, and every cross-field check.
+ * `validateConfig` reports every problem at once as `path: message` (DESIGN.md §5 is the contract).
+ */
+import { z } from "zod";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "./net/ipv4.ts";
+import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "./net/ipv6.ts";
+
+/** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
+export const MAX_VLAN = 4094;
+
+const vlanId = z.number().int().min(1, "VLAN must be 1-4094").max(MAX_VLAN, "VLAN must be 1-4094");
+const portNumber = z.number().int().min(1, "switch ports are numbered from 1").max(4096);
+const hostName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a host name label: a-z, 0-9 and '-', 1-63 characters");
+
+/** Ports as `"1-8"`, `"1,3,5-7"`, a single number, or a list of numbers. */
+const portsSpec = z.union([z.string(), portNumber, z.array(portNumber).min(1, "at least one port")]);
+
+const snmpV2c = z.strictObject({
+  version: z.literal("2c"),
+  community: z.string().min(1, "community must not be empty"),
+});
+const snmpV3 = z.strictObject({
+  version: z.literal("3"),
+  user: z.string().min(1, "user must not be empty"),
+  authProtocol: z.enum(["sha", "sha256", "sha512", "md5"]).default("sha"),
+  authKey: z.string().min(8, "authKey needs at least 8 characters (RFC 3414)"),
+  privProtocol: z.enum(["aes", "aes256b", "aes256r", "des"]).default("aes"),
+  privKey: z.string().min(8, "privKey needs at least 8 characters (RFC 3414)"),
+});
+
+const sections = {
+  shelf: hostName.default("pirack"),
+  fileserver: z
+    .strictObject({
+      interface: z.string().regex(/^[a-zA-Z0-9_-]{1,10}$/, "must be a network interface name of up to 10 characters").default("eth0"),
+      switchPort: portNumber.default(24),
+      manageInterfaces: z.boolean().default(true),
+    })
+    .prefault({}),
+  storage: z.strictObject({
+    network: z.string(),
+    firstVlan: vlanId.default(10),
+  }),
+  public: z.strictObject({
+    vlan: vlanId.default(131),
+    prefix: z.string(),
+    gateway: z.string(),
+    firstAddress: z.string(),
+  }),
+  ports: portsSpec,
+  boot: z
+    .strictObject({
+      cmdline: z
+        .string()
+        .refine((s) => !/[\r\n]/.test(s), "must be a single line")
+        .default("dwc_otg.lpm_enable=0 console=ttyAMA0,115200 console=tty1 elevator=deadline fsck.repair=yes rootwait"),
+      nfsOptions: z.string().regex(/^[^\s,][^\s]*$|^$/, "must be comma-separated options without spaces").default("vers=3,tcp"),
+      firmware: z.string().startsWith("/", "must be an absolute path").default("/srv/pirack/firmware"),
+    })
+    .prefault({}),
+  paths: z
+    .strictObject({
+      exports: z.string().startsWith("/", "must be an absolute path").default("/export"),
+      images: z.string().startsWith("/", "must be an absolute path").default("/srv/pirack/images"),
+      state: z.string().startsWith("/", "must be an absolute path").default("/var/lib/pirack"),
+    })
+    .prefault({}),
+  image: z.string().regex(/^[a-zA-Z0-9._-]+$/, "must be a plain image name").default("bookworm-arm64"),
+  nfs: z.strictObject({ server: z.enum(["kernel", "ganesha", "none"]).default("kernel") }).prefault({}),
+  switch: z
+    .strictObject({
+      driver: z.enum(["qbridge", "none"]).default("none"),
+      host: z.string().min(1).optional(),
+      port: z.number().int().min(1).max(65535).default(161),
+      snmp: z.discriminatedUnion("version", [snmpV2c, snmpV3]).optional(),
+      poe: z.boolean().default(true),
+    })
+    .prefault({}),
+  enrol: z.enum(["auto", "manual"]).default("auto"),
+  pis: z
+    .array(
+      z.strictObject({
+        port: portNumber,
+        name: hostName.optional(),
+        serial: z
+          .string()
+          .regex(/^[0-9a-f]{8}$/, "must be the 8 lower-case hex digits of the Pi's serial (as in its TFTP folder)")
+          .optional(),
+        mac: z
+          .string()
+          .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, "must be a MAC address like b8:27:eb:9b:65:d4")
+          .transform((m) => m.toLowerCase())
+          .optional(),
+        role: z.enum(["web", "db", "cdn", "none"]).default("none"),
+      }),
+    )
+    .default([]),
+} as const;
+
+const configSchema = z.strictObject(sections);
+
+type Parsed = z.output<typeof configSchema>;
+
+/** One Pi listed under `pis:`, defaults filled. */
+export type PiConfig = Readonly<Parsed["pis"][number]>;
+
+/** The validated rack config: deeply readonly, every default filled, ports normalised to a sorted list. */
+export type Config = DeepReadonly<Omit<Parsed, "ports">> & {
+  readonly ports: readonly number[];
+  /** `storage.network` parsed. */
+  readonly storagePrefix: Ipv4Prefix;
+};
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The outcome of validation: a usable config, or every problem found as `path: message`. */
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+const pathText = (path: readonly PropertyKey[]): string =>
+  path.length === 0 ? "(top level)" : path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[");
+
+/** Expands `"1-8"`, `"1,3,5-7"`, `5` or `[1,2]` into ports; returns reasons for what does not parse. */
+export function parsePorts(spec: string | number | readonly number[]): { ports: number[]; problems: string[] } {
+  if (typeof spec === "number") return { ports: [spec], problems: [] };
+  if (Array.isArray(spec)) {
+    const dup = spec.filter((p, i) => spec.indexOf(p) !== i);
+    return { ports: [...new Set(spec)].sort((a, b) => a - b), problems: dup.map((p) => `port ${p} is listed twice`) };
+  }
+  const ports: number[] = [];
+  const problems: string[] = [];
+  for (const raw of (spec as string).split(",")) {
+    const part = raw.trim();
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) {
+      problems.push(`"${part}" is not a port or range like 1-8`);
+      continue;
+    }
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (from < 1 || to < from || to > 4096) {
+      problems.push(`"${part}" is not a valid range (ports are 1-4096, low-high)`);
+      continue;
+    }
+    for (let p = from; p <= to; p++) {
+      if (ports.includes(p)) problems.push(`port ${p} is listed twice`);
+      else ports.push(p);
+    }
+  }
+  return { ports: ports.sort((a, b) => a - b), problems };
+}
+
+/**
+ * Validates a parsed YAML document. Sections are checked one by one so that a broken section does not hide
+ * the problems of the others; cross-field checks run over every section that parsed.
+ */
+export function validateConfig(raw: unknown): ConfigResult {
+  const problems: string[] = [];
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return { ok: false, problems: ["(top level): expected a mapping of config keys"] };
+  }
+  const input = raw as Record<string, unknown>;
+  const parsed: Partial<Record<keyof typeof sections, unknown>> = {};
+  for (const key of Object.keys(input)) {
+    if (!(key in sections)) problems.push(`${key}: unknown key (expected one of ${Object.keys(sections).join(", ")})`);
+  }
+  for (const [key, schema] of Object.entries(sections) as [keyof typeof sections, z.ZodType][]) {
+    const result = schema.safeParse(input[key]);
+    if (result.success) parsed[key] = result.data;
+    else for (const issue of result.error.issues) problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+  }
+  const cross = checkAcrossSections(parsed as Partial<Parsed>);
+  problems.push(...cross.problems);
+  if (problems.length > 0) return { ok: false, problems };
+  const whole = configSchema.parse(parsed);
+  return { ok: true, config: deepFreeze({ ...whole, ports: cross.ports, storagePrefix: cross.storagePrefix! }) as Config };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
+  if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
+  return issue.message;
+}
+
+/** Checks that span sections: address arithmetic, collisions, uniqueness, credentials. */
+function checkAcrossSections(c: Partial<Parsed>): { problems: string[]; ports: number[]; storagePrefix?: Ipv4Prefix } {
+  const problems: string[] = [];
+  let ports: number[] = [];
+  if (c.ports !== undefined) {
+    const r = parsePorts(c.ports);
+    ports = r.ports;
+    problems.push(...r.problems.map((p) => `ports: ${p}`));
+  }
+  const maxPort = ports.length ? Math.max(...ports) : 0;
+
+  if (c.fileserver && ports.includes(c.fileserver.switchPort)) {
+    problems.push(`ports: port ${c.fileserver.switchPort} is the fileserver's trunk port (fileserver.switchPort)`);
+  }
+
+  let storagePrefix: Ipv4Prefix | undefined;
+  if (c.storage) {
+    const prefix = parseIpv4Prefix(c.storage.network);
+    if (typeof prefix === "string") problems.push(`storage.network: ${prefix}`);
+    else {
+      storagePrefix = prefix;
+      const slots = prefixSize(prefix) / 4;
+      if (maxPort > slots) {
+        const needed = 32 - Math.ceil(Math.log2(maxPort * 4));
+        problems.push(
+          `storage.network: ${c.storage.network} holds ${slots} /30 networks but port ${maxPort} needs the ${maxPort}th; use a /${needed} or larger`,
+        );
+      }
+    }
+    const lastVlan = c.storage.firstVlan + maxPort - 1;
+    if (maxPort > 0 && lastVlan > MAX_VLAN) {
+      problems.push(`storage.firstVlan: port ${maxPort} would get VLAN ${lastVlan}, above ${MAX_VLAN}`);
+    }
+    if (c.public && ports.some((p) => c.storage!.firstVlan + p - 1 === c.public!.vlan)) {
+      const port = ports.find((p) => c.storage!.firstVlan + p - 1 === c.public!.vlan);
+      problems.push(`public.vlan: VLAN ${c.public.vlan} is also the storage VLAN of port ${port} (storage.firstVlan ${c.storage.firstVlan})`);
+    }
+  }
+
+  if (c.public) problems.push(...checkPublic(c.public, maxPort));
+
+  if (c.pis) {
+    const seen = { port: new Map<number, number>(), name: new Map<string, number>(), serial: new Map<string, number>(), mac: new Map<string, number>() };
+    c.pis.forEach((pi, i) => {
+      if (ports.length && !ports.includes(pi.port)) problems.push(`pis[${i}].port: port ${pi.port} is not in ports`);
+      for (const key of ["port", "name", "serial", "mac"] as const) {
+        const value = pi[key];
+        if (value === undefined) continue;
+        const map = seen[key] as Map<typeof value, number>;
+        const first = map.get(value);
+        if (first !== undefined) problems.push(`pis[${i}].${key}: ${value} is already used by pis[${first}]`);
+        else map.set(value, i);
+      }
+    });
+  }
+
+  if (c.switch && c.switch.driver !== "none") {
+    if (!c.switch.host) problems.push(`switch.host: is required when switch.driver is ${c.switch.driver}`);
+    if (!c.switch.snmp) problems.push(`switch.snmp: credentials are required when switch.driver is ${c.switch.driver}`);
+  }
+  return { problems, ports, ...(storagePrefix ? { storagePrefix } : {}) };
+}
+
+function checkPublic(p: Parsed["public"], maxPort: number): string[] {
+  const problems: string[] = [];
+  const prefix = parseIpv6Prefix(p.prefix);
+  if (typeof prefix === "string") {
+    problems.push(`public.prefix: ${prefix}`);
+    return problems;
+  }
+  const gateway = parseIpv6(p.gateway);
+  if (gateway === undefined) problems.push(`public.gateway: "${p.gateway}" is not an IPv6 address`);
+  else if (!ipv6InPrefix(gateway, prefix)) problems.push(`public.gateway: ${p.gateway} is outside ${p.prefix}`);
+  const first = parseIpv6(p.firstAddress);
+  if (first === undefined) problems.push(`public.firstAddress: "${p.firstAddress}" is not an IPv6 address`);
+  else if (!ipv6InPrefix(first, prefix)) problems.push(`public.firstAddress: ${p.firstAddress} is outside ${p.prefix}`);
+  else if (maxPort > 0 && !ipv6InPrefix(first + BigInt(maxPort - 1), prefix)) {
+    problems.push(`public.firstAddress: port ${maxPort}'s address would fall outside ${p.prefix}`);
+  }
+  return problems;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Parses YAML text and validates it; YAML syntax errors are reported with line and column. */
+export function parseConfigText(text: string): ConfigResult {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    if (err instanceof YAMLParseError) {
+      const at = err.linePos?.[0];
+      return { ok: false, problems: [`(yaml)${at ? ` line ${at.line} column ${at.col}` : ""}: ${err.message.split("\n")[0]}`] };
+    }
+    throw err;
+  }
+  return validateConfig(raw ?? {});
+}

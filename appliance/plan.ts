@@ -1,0 +1,192 @@
+/**
+ * The planner: validated config + learned Pi identities -> desired state of every port. Pure, no I/O.
+ * Port p gets VLAN firstVlan + p - 1, the (p-1)th /30 of storage.network and public firstAddress + (p - 1) (DESIGN.md §1).
+ */
+import type { Config, PiConfig } from "./config.ts";
+import { formatIpv4, prefixMask } from "./net/ipv4.ts";
+import { compressionOf, formatIpv6, parseIpv6, parseIpv6Prefix } from "./net/ipv6.ts";
+import {
+  renderCmdline,
+  renderConfigTxt,
+  renderExportLine,
+  renderExportsFile,
+  renderPublicInterface,
+  renderStorageInterface,
+} from "./render.ts";
+
+/** Pi models the DHCP/TFTP layers can tell apart. */
+export type PiModel = "pi3" | "pi3b+" | "pi4" | "pi5" | "unknown";
+
+/** What the appliance learned about the Pi on a port (DHCP option 97, MAC, TFTP serial folder). */
+export interface LearnedPi {
+  readonly port: number;
+  readonly mac?: string;
+  readonly serial?: string;
+  readonly model?: PiModel;
+}
+
+/** Everything desired for one switch port holding a Pi. */
+export interface PortPlan {
+  readonly port: number;
+  readonly name: string;
+  readonly role: PiConfig["role"];
+  /** Listed under `pis:` or learned: gets a root and an export. */
+  readonly enrolled: boolean;
+  readonly mac?: string;
+  readonly serial?: string;
+  readonly model?: PiModel;
+  readonly vlan: number;
+  /** The fileserver's interface for this storage VLAN, e.g. `eth0.10`. */
+  readonly interfaceName: string;
+  readonly network: string;
+  readonly serverAddress: string;
+  readonly piAddress: string;
+  readonly broadcast: string;
+  readonly netmask: string;
+  readonly prefixLength: 30;
+  readonly publicInterface: string;
+  readonly publicAddress: string;
+  readonly publicPrefixLength: number;
+  readonly publicGateway: string;
+  /** The Pi's NFS root on the fileserver, e.g. `/export/10.46.189.2`. */
+  readonly exportPath: string;
+  readonly files: {
+    /** Fileserver: `/etc/network/interfaces.d/<interfaceName>`. */
+    readonly storageInterface: string;
+    readonly cmdline: string;
+    readonly configTxt: string;
+    /** Pi root: `/etc/hostname`. */
+    readonly hostname: string;
+    /** Pi root: `/etc/network/interfaces.d/<publicInterface>`. */
+    readonly publicInterface: string;
+    readonly exportLine: string;
+  };
+}
+
+/** Desired state of one switch port (VLAN membership and PoE); PoE undefined means "not managed". */
+export interface SwitchPortPlan {
+  readonly port: number;
+  readonly untaggedVlan?: number;
+  readonly pvid?: number;
+  readonly taggedVlans: readonly number[];
+  readonly poe?: boolean;
+}
+
+/** The whole rack's desired state. */
+export interface RackPlan {
+  readonly shelf: string;
+  readonly fileserverInterface: string;
+  readonly ports: readonly PortPlan[];
+  readonly switchPorts: readonly SwitchPortPlan[];
+  /** `/etc/exports.d/pirack.exports`: enrolled Pis only. */
+  readonly exportsFile: string;
+}
+
+/** A /30 inside the storage network: network, fileserver (+1), Pi (+2), broadcast (+3). */
+export function storageSlot(config: Config, port: number) {
+  const base = config.storagePrefix.network + (port - 1) * 4;
+  return {
+    network: formatIpv4(base),
+    serverAddress: formatIpv4(base + 1),
+    piAddress: formatIpv4(base + 2),
+    broadcast: formatIpv4(base + 3),
+    netmask: formatIpv4(prefixMask(30)),
+  };
+}
+
+/** Default host name of the Pi on a port when `pis:` names none: `<shelf>-<port, two digits>`. */
+export const defaultPiName = (shelf: string, port: number): string => `${shelf}-${String(port).padStart(2, "0")}`;
+
+/** Plans one port. */
+export function planPort(config: Config, port: number, learned?: LearnedPi): PortPlan {
+  const listed = config.pis.find((p) => p.port === port);
+  const slot = storageSlot(config, port);
+  const vlan = config.storage.firstVlan + port - 1;
+  const interfaceName = `${config.fileserver.interface}.${vlan}`;
+  const first = parseIpv6(config.public.firstAddress)!;
+  const publicAddress = formatIpv6(first + BigInt(port - 1), compressionOf(config.public.firstAddress));
+  const publicPrefixLength = (parseIpv6Prefix(config.public.prefix) as { length: number }).length;
+  const publicInterface = `eth0.${config.public.vlan}`;
+  const name = listed?.name ?? defaultPiName(config.shelf, port);
+  const exportPath = `${config.paths.exports.replace(/\/+$/, "")}/${slot.piAddress}`;
+  const serial = listed?.serial ?? learned?.serial;
+  const mac = listed?.mac ?? learned?.mac;
+  return {
+    port,
+    name,
+    role: listed?.role ?? "none",
+    enrolled: listed !== undefined || (config.enrol === "auto" && learned !== undefined),
+    ...(mac ? { mac } : {}),
+    ...(serial ? { serial } : {}),
+    ...(learned?.model ? { model: learned.model } : {}),
+    vlan,
+    interfaceName,
+    ...slot,
+    prefixLength: 30,
+    publicInterface,
+    publicAddress,
+    publicPrefixLength,
+    publicGateway: config.public.gateway,
+    exportPath,
+    files: {
+      storageInterface: renderStorageInterface({ interfaceName, serverAddress: slot.serverAddress, netmask: slot.netmask }),
+      cmdline: renderCmdline({
+        baseCmdline: config.boot.cmdline,
+        piAddress: slot.piAddress,
+        serverAddress: slot.serverAddress,
+        netmask: slot.netmask,
+        exportPath,
+        nfsOptions: config.boot.nfsOptions,
+      }),
+      configTxt: renderConfigTxt({ hostname: name, port, arm64: /arm64|aarch64/.test(config.image) }),
+      hostname: `${name}\n`,
+      publicInterface: renderPublicInterface({
+        interfaceName: publicInterface,
+        address: publicAddress,
+        prefixLength: publicPrefixLength,
+        gateway: config.public.gateway,
+      }),
+      exportLine: renderExportLine(exportPath, slot.piAddress),
+    },
+  };
+}
+
+/** Plans the whole rack from config and what has been learned about Pis (by port). */
+export function planRack(config: Config, learned: ReadonlyMap<number, LearnedPi> = new Map()): RackPlan {
+  const ports = config.ports.map((p) => planPort(config, p, learned.get(p)));
+  const poe = config.switch.poe ? true : undefined;
+  const switchPorts: SwitchPortPlan[] = [
+    ...ports.map((p) => ({
+      port: p.port,
+      untaggedVlan: p.vlan,
+      pvid: p.vlan,
+      taggedVlans: [config.public.vlan],
+      ...(poe === undefined ? {} : { poe }),
+    })),
+    // The fileserver's trunk carries every storage VLAN tagged (the story's port 24).
+    { port: config.fileserver.switchPort, taggedVlans: ports.map((p) => p.vlan) },
+  ];
+  return {
+    shelf: config.shelf,
+    fileserverInterface: config.fileserver.interface,
+    ports,
+    switchPorts,
+    exportsFile: renderExportsFile(ports.filter((p) => p.enrolled).map((p) => p.files.exportLine)),
+  };
+}
+
+/** The plan as relative file paths and contents, the layout of `pirack plan --out` (DESIGN.md §5). */
+export function planFiles(plan: RackPlan): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const p of plan.ports) {
+    files.set(`fileserver/etc/network/interfaces.d/${p.interfaceName}`, p.files.storageInterface);
+    files.set(`pis/${p.name}/boot/cmdline.txt`, p.files.cmdline);
+    files.set(`pis/${p.name}/boot/config.txt`, p.files.configTxt);
+    files.set(`pis/${p.name}/root/etc/hostname`, p.files.hostname);
+    files.set(`pis/${p.name}/root/etc/network/interfaces.d/${p.publicInterface}`, p.files.publicInterface);
+  }
+  files.set("fileserver/etc/exports.d/pirack.exports", plan.exportsFile);
+  files.set("switch/ports.json", `${JSON.stringify(plan.switchPorts, null, 2)}\n`);
+  files.set("plan.json", `${JSON.stringify(plan, null, 2)}\n`);
+  return files;
+}
