@@ -174,13 +174,48 @@ export function validateConfig(raw: unknown): ConfigResult {
   for (const [key, schema] of Object.entries(sections) as [keyof typeof sections, z.ZodType][]) {
     const result = schema.safeParse(input[key]);
     if (result.success) parsed[key] = result.data;
-    else for (const issue of result.error.issues) problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+    else {
+      for (const issue of result.error.issues) problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+      parsed[key] = salvage(schema, input[key]);
+    }
   }
-  const cross = checkAcrossSections(parsed as Partial<Parsed>);
+  const cross = checkAcrossSections(parsed as Partial<Parsed>, input);
   problems.push(...cross.problems);
   if (problems.length > 0) return { ok: false, problems };
   const whole = configSchema.parse(parsed);
   return { ok: true, config: deepFreeze({ ...whole, ports: cross.ports, storagePrefix: cross.storagePrefix! }) as Config };
+}
+
+/**
+ * Keeps the parts of a broken section that are valid on their own (fields of a mapping, items of a list), so the
+ * cross-field checks can still report their problems in the same run. Returns undefined when nothing is usable.
+ */
+function salvage(schema: z.ZodType, value: unknown): unknown {
+  let inner = schema as z.ZodType;
+  while (["prefault", "default", "optional"].includes(inner._zod.def.type)) {
+    inner = (inner._zod.def as unknown as { innerType: z.ZodType }).innerType;
+  }
+  if (inner instanceof z.ZodObject && typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const kept: Record<string, unknown> = {};
+    for (const [field, fieldSchema] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
+      const r = fieldSchema.safeParse((value as Record<string, unknown>)[field]);
+      if (r.success) kept[field] = r.data;
+    }
+    return kept;
+  }
+  if (inner instanceof z.ZodArray && Array.isArray(value)) {
+    const items: unknown[] = [];
+    value.forEach((item, i) => {
+      const r = (inner as z.ZodArray<z.ZodType>).element.safeParse(item);
+      if (r.success) items[i] = r.data;
+      else {
+        const partial = salvage((inner as z.ZodArray<z.ZodType>).element, item);
+        if (partial !== undefined) items[i] = partial;
+      }
+    });
+    return items;
+  }
+  return undefined;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -190,7 +225,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /** Checks that span sections: address arithmetic, collisions, uniqueness, credentials. */
-function checkAcrossSections(c: Partial<Parsed>): { problems: string[]; ports: number[]; storagePrefix?: Ipv4Prefix } {
+function checkAcrossSections(c: Partial<Parsed>, raw: Record<string, unknown>): { problems: string[]; ports: number[]; storagePrefix?: Ipv4Prefix } {
   const problems: string[] = [];
   let ports: number[] = [];
   if (c.ports !== undefined) {
@@ -247,7 +282,9 @@ function checkAcrossSections(c: Partial<Parsed>): { problems: string[]; ports: n
 
   if (c.switch && c.switch.driver !== "none") {
     if (!c.switch.host) problems.push(`switch.host: is required when switch.driver is ${c.switch.driver}`);
-    if (!c.switch.snmp) problems.push(`switch.snmp: credentials are required when switch.driver is ${c.switch.driver}`);
+    const rawSnmp = (raw.switch as Record<string, unknown> | undefined)?.snmp;
+    // A present but broken snmp block has its own problems listed already.
+    if (!c.switch.snmp && rawSnmp === undefined) problems.push(`switch.snmp: credentials are required when switch.driver is ${c.switch.driver}`);
   }
   return { problems, ports, ...(storagePrefix ? { storagePrefix } : {}) };
 }
