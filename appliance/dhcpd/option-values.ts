@@ -59,3 +59,26 @@ export const textValue = (text: string): Buffer => Buffer.from(text, "latin1");
 
 /** True when `flags` has the broadcast bit (RFC 2131 §2). */
 export const hasBroadcastFlag = (packet: DhcpPacket): boolean => (packet.flags & 0x8000) !== 0;
+
+/** A readable, JSON-safe view of a packet for trace logs and golden files (options as hex, in wire order). */
+export function describeDhcpPacket(packet: DhcpPacket): Record<string, unknown> {
+  return {
+    op: packet.op,
+    htype: packet.hardwareType,
+    hlen: packet.hardwareAddressLength,
+    hops: packet.hops,
+    xid: packet.transactionId.toString(16).padStart(8, "0"),
+    secs: packet.secondsElapsed,
+    flags: packet.flags,
+    ciaddr: packet.clientAddress,
+    yiaddr: packet.yourAddress,
+    siaddr: packet.serverAddress,
+    giaddr: packet.gatewayAddress,
+    chaddr: packet.clientHardwareAddress.subarray(0, packet.hardwareAddressLength).toString("hex"),
+    sname: packet.serverName.toString("latin1").replace(/\0+$/, ""),
+    file: packet.bootFileName.toString("latin1").replace(/\0+$/, ""),
+    messageType: messageTypeOf(packet) ?? null,
+    options: packet.optionItems.map((i) => (i.code === DhcpOption.Pad ? "pad" : i.code === DhcpOption.End ? "end" : `${i.code}=${i.data.toString("hex")}`)),
+    trailerBytes: packet.trailer.length,
+  };
+}
