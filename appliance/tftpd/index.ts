@@ -1,0 +1,16 @@
+/** Public surface of the TFTP server module (read-only TFTP for Pi netboot, per-Pi views). */
+export { TftpServer, DEFAULT_TFTP_OPTIONS, systemClock } from "./server.ts";
+export type {
+  AbortReason,
+  Clock,
+  PiBootView,
+  PiViewResolver,
+  SocketFactory,
+  TftpEvent,
+  TftpServerDeps,
+  TftpServerEvents,
+  TftpServerOptions,
+  TransferFigures,
+  TransferRef,
+} from "./types.ts";
+export { resolveRequestPath, isPrefixFolder, type GeneratedFile } from "./paths.ts";

@@ -1,0 +1,60 @@
+/** TFTP counters and gauges for `GET /metrics`; updated per request and per finished transfer, never per packet. */
+import type { Counter, Gauge, MetricsRegistry } from "../metrics.ts";
+import type { TransferFigures } from "./types.ts";
+
+/** The TFTP server's metric handles. */
+export class TftpMetrics {
+  private readonly requests: Counter;
+  private readonly transfers: Counter;
+  private readonly bytes: Counter;
+  private readonly retransmits: Counter;
+  private readonly droppedPackets: Counter;
+  private readonly cacheReads: Counter;
+  private readonly active: Gauge;
+  private readonly cachedBytes: Gauge;
+
+  /** Registers every series on `registry`. */
+  constructor(registry: MetricsRegistry) {
+    this.requests = registry.counter("pirack_tftp_requests_total", "TFTP requests by result (accepted or the refusal reason)");
+    this.transfers = registry.counter("pirack_tftp_transfers_total", "Finished TFTP transfers by outcome (complete, abort, timeout)");
+    this.bytes = registry.counter("pirack_tftp_sent_bytes_total", "File bytes acknowledged by TFTP clients");
+    this.retransmits = registry.counter("pirack_tftp_retransmits_total", "TFTP packets sent again after a timeout");
+    this.droppedPackets = registry.counter("pirack_tftp_dropped_packets_total", "Received TFTP packets dropped, by reason");
+    this.cacheReads = registry.counter("pirack_tftp_cache_reads_total", "Firmware file reads by cache result (hit, miss)");
+    this.active = registry.gauge("pirack_tftp_active_transfers", "TFTP transfers in flight");
+    this.cachedBytes = registry.gauge("pirack_tftp_cache_bytes", "Firmware bytes held in memory");
+  }
+
+  /** A request became a transfer. */
+  accepted(): void {
+    this.requests.inc({ result: "accepted" });
+  }
+
+  /** A request was answered with an ERROR; `reason` is a stable token (not_found, bad_path, write, ...). */
+  refused(reason: string): void {
+    this.requests.inc({ result: reason });
+  }
+
+  /** A packet was dropped without changing any transfer. */
+  dropped(reason: string): void {
+    this.droppedPackets.inc({ reason });
+  }
+
+  /** A firmware file was served from memory (hit) or read from disk (miss). */
+  cache(hit: boolean): void {
+    this.cacheReads.inc({ result: hit ? "hit" : "miss" });
+  }
+
+  /** A transfer ended. */
+  ended(outcome: "complete" | "abort" | "timeout", figures: TransferFigures): void {
+    this.transfers.inc({ outcome });
+    this.bytes.inc({}, figures.bytes);
+    if (figures.retransmits) this.retransmits.inc({}, figures.retransmits);
+  }
+
+  /** Refreshes the gauges (called from the server's sweep). */
+  setActive(transfers: number, cachedBytes: number): void {
+    this.active.set(transfers);
+    this.cachedBytes.set(cachedBytes);
+  }
+}

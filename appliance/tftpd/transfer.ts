@@ -1,0 +1,153 @@
+/**
+ * One read transfer on its own UDP socket (RFC 1350 §4: a new TID per transfer). Receives ACKs and
+ * ERRORs, sends OACK/DATA as the send window says, retransmits on the server's sweep tick.
+ */
+import type { RemoteInfo, Socket } from "node:dgram";
+import { decodePacket, encodeDataHeader, encodeError, encodeOack, Opcode, TftpErrorCode } from "./codec.ts";
+import { SendWindow, blockCount, type BlockRange } from "./window.ts";
+import type { AbortReason, TransferFigures } from "./types.ts";
+
+/** How a transfer ended, reported once to the owner. */
+export type TransferEnd =
+  | { readonly kind: "complete" }
+  | { readonly kind: "abort"; readonly reason: AbortReason; readonly errorCode: number | null; readonly errorMessage: string | null }
+  | { readonly kind: "timeout"; readonly reason: "retransmits-exhausted" | "idle" };
+
+/** Fixed parameters of one transfer. */
+export interface TransferParams {
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  readonly data: Buffer;
+  readonly blockSize: number;
+  readonly windowSize: number;
+  readonly timeoutMs: number;
+  /** Accepted options; empty means no OACK, DATA 1 goes out at once (RFC 2347 §3). */
+  readonly oack: ReadonlyArray<readonly [string, string]>;
+  readonly maxRetransmits: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** Callbacks into the server (events, metrics, bookkeeping). */
+export interface TransferHooks {
+  now(): number;
+  onEnd(end: TransferEnd, figures: TransferFigures): void;
+  /** A packet from another address/port reached this transfer's socket; it was answered with ERROR 5. */
+  onWrongTid(from: RemoteInfo): void;
+  /** A packet from the client that is neither ACK nor ERROR, or is malformed: ignored. */
+  onIgnored(reason: string): void;
+  /** The socket reported an error on send; the retransmit timer recovers. */
+  onSocketError(err: Error): void;
+}
+
+/** State of one transfer; created by the server once the request is accepted. */
+export class Transfer {
+  private readonly window: SendWindow;
+  private readonly startedAt: number;
+  private lastSendAt: number;
+  private lastProgressAt: number;
+  private retries = 0;
+  private retransmits = 0;
+  private ended = false;
+
+  /** Starts serving on `socket`, which must already be bound; sends the OACK or the first window. */
+  constructor(
+    private readonly socket: Socket,
+    private readonly params: TransferParams,
+    private readonly hooks: TransferHooks,
+  ) {
+    this.window = new SendWindow(blockCount(params.data.length, params.blockSize), params.windowSize, params.oack.length > 0);
+    this.startedAt = this.lastSendAt = this.lastProgressAt = hooks.now();
+    socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
+    socket.on("error", (err) => this.hooks.onSocketError(err));
+    this.sendCurrent();
+  }
+
+  /** True once the client acknowledged anything (ACK 0 of an OACK, or DATA 1). */
+  get hasProgressed(): boolean {
+    return this.window.ackedBlocks > 0 || (this.params.oack.length > 0 && !this.window.awaitingOack);
+  }
+
+  /** Called by the server's sweep: retransmits after the timeout, ends idle or hopeless transfers. */
+  tick(now: number): void {
+    if (this.ended) return;
+    if (now - this.lastProgressAt >= this.params.idleTimeoutMs) return this.finish({ kind: "timeout", reason: "idle" });
+    if (now - this.lastSendAt < this.params.timeoutMs) return;
+    if (this.retries >= this.params.maxRetransmits) return this.finish({ kind: "timeout", reason: "retransmits-exhausted" });
+    this.retries++;
+    this.retransmits++;
+    this.sendCurrent();
+  }
+
+  /** Ends the transfer from the server side (shutdown, superseded by a new RRQ from the same TID). */
+  abort(reason: AbortReason): void {
+    this.finish({ kind: "abort", reason, errorCode: null, errorMessage: null });
+  }
+
+  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.ended) return;
+    if (rinfo.port !== this.params.clientPort || rinfo.address !== this.params.clientAddress) {
+      // RFC 1350 §4: answer a stranger with ERROR 5 and leave the transfer alone.
+      this.socket.send(encodeError(TftpErrorCode.UnknownTransferId, "unknown transfer id"), rinfo.port, rinfo.address);
+      this.hooks.onWrongTid(rinfo);
+      return;
+    }
+    if (msg.length < 4) return this.hooks.onIgnored("short packet");
+    const opcode = msg.readUInt16BE(0);
+    if (opcode === Opcode.Ack) {
+      // Hot path: read the block number directly rather than through the general decoder.
+      const outcome = this.window.onAck(msg.readUInt16BE(2));
+      if (outcome.kind === "ignored") return;
+      this.lastProgressAt = this.hooks.now();
+      this.retries = 0;
+      if (outcome.kind === "complete") return this.finish({ kind: "complete" });
+      this.sendRange(outcome.range);
+      return;
+    }
+    if (opcode === Opcode.Error) {
+      // A client ERROR after OACK or any block (the Pi's "Early terminate" size probe,
+      // pi-netboot.md §2.3; EDK2's "User aborted") ends the transfer quietly: no reply (RFC 1350 §7).
+      const packet = decodePacket(msg);
+      if (packet.kind === "error") this.finish({ kind: "abort", reason: "client-error", errorCode: packet.code, errorMessage: packet.message });
+      return;
+    }
+    this.hooks.onIgnored(`unexpected opcode ${opcode}`);
+  }
+
+  private sendCurrent(): void {
+    this.lastSendAt = this.hooks.now();
+    if (this.window.awaitingOack) {
+      this.socket.send(encodeOack(this.params.oack), this.params.clientPort, this.params.clientAddress);
+      return;
+    }
+    this.sendRange(this.window.current());
+  }
+
+  private sendRange(range: BlockRange): void {
+    const { data, blockSize, clientPort, clientAddress } = this.params;
+    for (let block = range.first; block <= range.last; block++) {
+      const start = (block - 1) * blockSize;
+      const payload = data.subarray(start, Math.min(start + blockSize, data.length));
+      this.socket.send([encodeDataHeader(block), payload], clientPort, clientAddress);
+    }
+    this.lastSendAt = this.hooks.now();
+  }
+
+  private finish(end: TransferEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    try {
+      this.socket.close();
+    } catch {
+      // Already closed by a socket error: nothing left to release.
+    }
+    const { data, blockSize, windowSize } = this.params;
+    this.hooks.onEnd(end, {
+      bytes: Math.min(this.window.ackedBlocks * blockSize, data.length),
+      size: data.length,
+      durationMs: this.hooks.now() - this.startedAt,
+      blockSize,
+      windowSize,
+      retransmits: this.retransmits,
+    });
+  }
+}
