@@ -36,7 +36,7 @@ export function portsOf(list: Uint8Array): number[] {
 
 /** A list of `octets` octets with exactly `ports` set. */
 export function encodePortList(ports: Iterable<number>, octets: number): Buffer {
-  let out = Buffer.alloc(octets);
+  let out: Buffer = Buffer.alloc(octets);
   for (const p of ports) out = withPort(out, p, true);
   return out;
 }
