@@ -1,10 +1,10 @@
-/** Atomic file replacement: write a temporary file beside the target, fsync it, rename it into place. */
+/** Atomic file writes: a temporary file beside the target, fsynced, then linked or renamed into place. */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { link, mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
-/** Replaces `path` with `content` so that readers see the old or the new file, never a part. */
-export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+/** Writes `content` to a new temporary file in the target's directory and returns its path. */
+async function writeTempBeside(path: string, content: string | Uint8Array, mode: number): Promise<string> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
@@ -15,10 +15,26 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   } finally {
     await handle.close();
   }
+  return tmp;
+}
+
+/** Replaces (or creates) `path` so that readers see the old or the new file, never a part. */
+export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = await writeTempBeside(path, content, mode);
   try {
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/** Creates `path` atomically; fails with EEXIST when it exists (link() refuses where rename() would replace). */
+export async function createFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = await writeTempBeside(path, content, mode);
+  try {
+    await link(tmp, path);
+  } finally {
+    await rm(tmp, { force: true });
   }
 }

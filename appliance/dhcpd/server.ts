@@ -1,0 +1,215 @@
+/**
+ * The DHCP server: one device-bound socket per scope's interface, receive -> decode -> policy -> encode ->
+ * send on the same socket. The only dhcpd code with I/O (through the injected `DhcpNetwork` and `Clock`).
+ * Nothing thrown by a packet leaves `handleDatagram`.
+ */
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import { DecodeError } from "../errors.ts";
+import type { MetricsRegistry } from "../metrics.ts";
+import { decodeDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
+import { DhcpOption, DhcpPort } from "./constants.ts";
+import type { DhcpNetwork } from "./device-socket.ts";
+import { InterfaceBindings, type Binding } from "./interface-bindings.ts";
+import { ipv4Option, macOfPacket, messageTypeOf, textOption } from "./option-values.ts";
+import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings, type ReplyDestination } from "./policy.ts";
+import { identifyPi } from "./raspberry-pi.ts";
+import type { DhcpServerEvents } from "./events.ts";
+import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
+import type { Clock } from "./clock.ts";
+
+/** Constructor dependencies of `DhcpServer`. */
+export interface DhcpServerDeps {
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly metrics: MetricsRegistry;
+  readonly network: DhcpNetwork;
+  /** Initial scopes, or a provider read at `start()`; later changes go through `updateScopes`. */
+  readonly scopes: readonly DhcpScope[] | (() => readonly DhcpScope[]);
+  readonly settings?: Partial<DhcpSettings>;
+  /** How often interfaces are checked for deletion/recreation; default 2000 ms. */
+  readonly interfaceCheckMs?: number;
+  /** Backoff for an interface that is missing: first retry after `initialMs`, doubling up to `maxMs`. */
+  readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+  /** UDP port to listen on; 67 except in tests. */
+  readonly port?: number;
+}
+
+/** DHCP server for Pi netboot on per-VLAN interfaces; emits `request`, `reply` and `interface` events. */
+export class DhcpServer extends EventEmitter<DhcpServerEvents> {
+  private readonly log: Logger;
+  private readonly settings: DhcpSettings;
+  private readonly counters: DhcpMetrics;
+  private readonly bindings: InterfaceBindings;
+  private scopes: readonly DhcpScope[] = [];
+  private running = false;
+
+  constructor(private readonly deps: DhcpServerDeps) {
+    super();
+    this.log = deps.log.child({ component: "dhcpd" });
+    this.settings = resolveDhcpSettings(deps.settings);
+    this.counters = createDhcpMetrics(deps.metrics);
+    this.bindings = new InterfaceBindings({
+      log: this.log,
+      clock: deps.clock,
+      network: deps.network,
+      port: deps.port ?? DhcpPort.Server,
+      checkMs: deps.interfaceCheckMs ?? 2_000,
+      retry: deps.retry ?? { initialMs: 500, maxMs: 30_000 },
+      onDatagram: (binding, bytes) => this.handleDatagram(binding, bytes),
+      onState: (binding, state, reason) => {
+        this.counters.interfacesOpen.set(this.bindings.openCount());
+        const { port, vlan, interfaceName } = binding.scope;
+        this.safeEmit("interface", { port, vlan, interfaceName, state, ...(reason ? { reason } : {}) });
+      },
+    });
+  }
+
+  /** Opens a socket for every scope (missing interfaces are retried in the background). */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const scopes = typeof this.deps.scopes === "function" ? this.deps.scopes() : this.deps.scopes;
+    await this.updateScopes(scopes);
+    this.bindings.startWatching();
+    this.log.info({ interfaces: scopes.length, settings: this.settings }, "dhcp server started");
+  }
+
+  /** Replaces the scope set on a live server: opens sockets for new interfaces, closes removed ones. */
+  async updateScopes(scopes: readonly DhcpScope[]): Promise<void> {
+    this.scopes = scopes;
+    if (!this.running) return;
+    await this.bindings.update(scopes);
+  }
+
+  /** The scopes currently served. */
+  currentScopes(): readonly DhcpScope[] {
+    return this.scopes;
+  }
+
+  /** Closes every socket and cancels delayed replies. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.bindings.closeAll();
+    this.counters.interfacesOpen.set(0);
+    this.log.info("dhcp server stopped");
+  }
+
+  /** Handles one datagram from an interface; never throws. */
+  private handleDatagram(binding: Binding, bytes: Buffer): void {
+    let request: DhcpPacket;
+    try {
+      request = decodeDhcpPacket(bytes);
+    } catch (err) {
+      this.counters.malformed.inc();
+      if (err instanceof DecodeError) this.log.debug({ iface: binding.scope.interfaceName, code: err.code, err, bytes: bytes.length }, "malformed packet dropped");
+      else this.log.warn({ iface: binding.scope.interfaceName, err }, "packet decode failed unexpectedly");
+      return;
+    }
+    try {
+      this.handleRequest(binding, request);
+    } catch (err) {
+      this.counters.errors.inc();
+      this.log.error({ iface: binding.scope.interfaceName, err }, "request handling failed");
+    }
+  }
+
+  private handleRequest(binding: Binding, request: DhcpPacket): void {
+    const { scope } = binding;
+    const mac = macOfPacket(request);
+    const messageType = messageTypeOf(request);
+    const identity = identifyPi({ mac, option97: request.options.get(DhcpOption.ClientMachineId), transactionId: request.transactionId });
+    const log = this.log.child({ iface: scope.interfaceName, mac, xid: request.transactionId });
+    this.counters.requests.inc({ type: messageType ?? "none" });
+    log.trace({ hex: encodeDhcpPacket(request).toString("hex") }, "packet received");
+
+    const knownPi = mac !== undefined && binding.knownPiMacs.has(mac);
+    if (identity.isPi && mac) binding.rememberPi(mac);
+    if (messageType && request.op === 1) {
+      this.safeEmit("request", {
+        port: scope.port,
+        vlan: scope.vlan,
+        interfaceName: scope.interfaceName,
+        mac: mac ?? null,
+        serial: identity.serial,
+        model: identity.model,
+        family: identity.family,
+        isPi: identity.isPi || knownPi,
+        messageType,
+        transactionId: request.transactionId,
+        vendorClass: textOption(request, DhcpOption.VendorClass) ?? null,
+        requestedAddress: ipv4Option(request, DhcpOption.RequestedAddress) ?? null,
+        at: this.deps.clock.now(),
+      });
+    }
+
+    const decision = decideDhcpReply({ request, scope, settings: this.settings, identity, knownPi });
+    this.carryOut(binding, decision, log);
+  }
+
+  private carryOut(binding: Binding, decision: DhcpDecision, log: Logger): void {
+    switch (decision.kind) {
+      case "ignore":
+        this.counters.ignored.inc({ reason: decision.reason });
+        log.debug({ reason: decision.reason }, "request ignored");
+        return;
+      case "noted":
+        if (decision.messageType === "DECLINE") log.warn("client declined its address (address conflict on the VLAN?)");
+        else log.info("client released its address");
+        return;
+      case "reply": {
+        const bytes = encodeDhcpPacket(decision.packet);
+        const send = () => void this.send(binding, decision, bytes, log);
+        if (decision.delayMs > 0) {
+          log.debug({ delayMs: decision.delayMs }, "offer delayed for pi 3 rom");
+          binding.schedule(send, decision.delayMs);
+        } else send();
+      }
+    }
+  }
+
+  private async send(binding: Binding, decision: Extract<DhcpDecision, { kind: "reply" }>, bytes: Buffer, log: Logger): Promise<void> {
+    const { destination } = decision;
+    const socket = binding.socket;
+    if (!socket) {
+      log.debug({ type: decision.messageType }, "reply dropped: interface closed");
+      return;
+    }
+    try {
+      if (destination.kind === "unicast" && destination.neighbour) await binding.ensureNeighbour(destination.neighbour.address, destination.neighbour.mac);
+      const address = destination.kind === "broadcast" ? "255.255.255.255" : destination.address;
+      await socket.send(bytes, destination.port, address);
+    } catch (err) {
+      this.counters.sendErrors.inc();
+      log.warn({ err, type: decision.messageType, to: describeDestination(destination) }, "reply send failed");
+      return;
+    }
+    this.counters.replies.inc({ type: decision.messageType });
+    const { scope } = binding;
+    const level = decision.messageType === "NAK" ? "warn" : "info";
+    log[level]({ type: decision.messageType, yiaddr: decision.packet.yourAddress, to: describeDestination(destination), nakReason: decision.nakReason }, "reply sent");
+    this.safeEmit("reply", {
+      port: scope.port,
+      vlan: scope.vlan,
+      interfaceName: scope.interfaceName,
+      mac: macOfPacket(decision.packet) ?? null,
+      messageType: decision.messageType,
+      transactionId: decision.packet.transactionId,
+      yourAddress: decision.packet.yourAddress,
+      destination: describeDestination(destination),
+      at: this.deps.clock.now(),
+    });
+  }
+
+  /** Emits without letting a listener's exception reach the socket handler. */
+  private safeEmit<K extends keyof DhcpServerEvents>(event: K, ...args: DhcpServerEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: DhcpServerEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.log.error({ err, event }, "event listener failed");
+    }
+  }
+}
+
+const describeDestination = (d: ReplyDestination): string => (d.kind === "broadcast" ? `255.255.255.255:${d.port}` : `${d.address}:${d.port}`);

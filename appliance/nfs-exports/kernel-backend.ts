@@ -1,0 +1,79 @@
+/** Kernel nfsd backend: owns /etc/exports.d/pirack.exports, applies with `exportfs -ra`, observes with `exportfs -v`. */
+import { OperationError } from "../errors.ts";
+import { KERNEL_EXPORTS_FILE, parseExportfsVerbose, parseExportsFile } from "./exports-file.ts";
+import { readTextIfExists, underSysroot, writeFileAtomic } from "./file-io.ts";
+import { describeExportAction, planKernelExports } from "./plan.ts";
+import type { CommandRunner, ExportAction, ExportSpec, ExportsApplyResult, ExportsBackend, ExportsLogger, ObservedExports } from "./types.ts";
+
+/** Where the kernel backend writes; every path is below `sysroot` when one is given. */
+export interface KernelExportsOptions {
+  /** Prefix for system paths (tests and the bench); undefined means the real /. */
+  readonly sysroot?: string;
+  /** The exports file; default `/etc/exports.d/pirack.exports`. */
+  readonly file?: string;
+  /** exportfs program; default `exportfs` (tests wrap it to see the sysroot's files). */
+  readonly exportfs?: string;
+}
+
+/** Injected dependencies of an exports backend. */
+export interface ExportsDeps {
+  readonly log: ExportsLogger;
+  readonly run: CommandRunner;
+}
+
+/** exports(5) + exportfs(8) backend for a fileserver running the kernel NFS server. */
+export class KernelExportsBackend implements ExportsBackend {
+  readonly kind = "kernel" as const;
+  private readonly file: string;
+  private readonly exportfs: string;
+
+  constructor(
+    opts: KernelExportsOptions,
+    private readonly deps: ExportsDeps,
+  ) {
+    this.file = underSysroot(opts.sysroot, opts.file ?? KERNEL_EXPORTS_FILE);
+    this.exportfs = opts.exportfs ?? "exportfs";
+  }
+
+  /** Reads pirack's file and the live export table. */
+  async observe(): Promise<ObservedExports> {
+    const fileText = await readTextIfExists(this.file);
+    const r = await this.deps.run(this.exportfs, ["-v"]);
+    if (r.exitCode !== 0) throw new OperationError("EXPORTFS_FAILED", `exportfs -v exited with ${r.exitCode}: ${r.stderr.trim()}`);
+    return { fileText, file: fileText === undefined ? undefined : parseExportsFile(fileText), live: parseExportfsVerbose(r.stdout) };
+  }
+
+  /** Pure plan; see `planKernelExports`. */
+  plan(desired: readonly ExportSpec[], observed: ObservedExports): ExportAction[] {
+    return planKernelExports(this.file, desired, observed);
+  }
+
+  /** Observes, plans and applies; a failed step is reported and the rest still runs. */
+  async apply(desired: readonly ExportSpec[]): Promise<ExportsApplyResult> {
+    const actions = this.plan(desired, await this.observe());
+    const applied: ExportAction[] = [];
+    const failed: { action: ExportAction; error: Error }[] = [];
+    for (const action of actions) {
+      const log = this.deps.log;
+      try {
+        if (action.kind === "writeExportsFile") await writeFileAtomic(action.path, action.text);
+        else await this.reload();
+        applied.push(action);
+        log.info({ action: describeExportAction(action) }, "exports action applied");
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        failed.push({ action, error });
+        log.warn({ action: describeExportAction(action), err: error }, "exports action failed");
+      }
+    }
+    return { applied, failed };
+  }
+
+  private async reload(): Promise<void> {
+    const r = await this.deps.run(this.exportfs, ["-ra"]);
+    // exportfs -ra exits 0 even when it skipped a line it could not parse, but says so on stderr.
+    if (r.exitCode !== 0 || /exportfs: .*(error|Failed|unknown|bad)/i.test(r.stderr)) {
+      throw new OperationError("EXPORTFS_FAILED", `exportfs -ra exited with ${r.exitCode}: ${r.stderr.trim()}`);
+    }
+  }
+}

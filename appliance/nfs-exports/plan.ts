@@ -1,0 +1,51 @@
+/** Pure planning for both exports backends: (desired, observed) -> ordered actions, empty when in sync. */
+import { exportSatisfies, renderExportsFile } from "./exports-file.ts";
+import { renderGaneshaExportsFile } from "./ganesha-config.ts";
+import type { ExportAction, ExportSpec, ObservedExports } from "./types.ts";
+
+/** Says an action in words, for logs and `pirack plan`. */
+export function describeExportAction(action: ExportAction): string {
+  switch (action.kind) {
+    case "writeExportsFile":
+      return `write ${action.path} with ${action.count} export(s)`;
+    case "reloadExports":
+      return `reload ${action.server} exports (${action.reason})`;
+  }
+}
+
+/**
+ * Kernel nfsd: write the file when its bytes differ, then `exportfs -ra` when the file changed or
+ * the live table (exportfs -v) lacks a desired export or still holds one pirack no longer wants.
+ * Live exports of paths pirack never wrote (the operator's own /etc/exports) are left alone.
+ */
+export function planKernelExports(filePath: string, desired: readonly ExportSpec[], observed: ObservedExports): ExportAction[] {
+  const text = renderExportsFile(desired);
+  const actions: ExportAction[] = [];
+  if (observed.fileText !== text) actions.push({ kind: "writeExportsFile", path: filePath, text, count: desired.length });
+  const live = observed.live ?? [];
+  const missing = desired.filter((d) => !live.some((l) => exportSatisfies(l, d)));
+  const ours = new Set([...(observed.file ?? []), ...desired].map((s) => s.path));
+  const stale = live.filter((l) => ours.has(l.path) && !desired.some((d) => d.path === l.path && d.clientAddress === l.clientAddress));
+  const reasons = [
+    ...(actions.length ? ["file changed"] : []),
+    ...(missing.length ? [`${missing.length} not exported`] : []),
+    ...(stale.length ? [`${stale.length} stale`] : []),
+  ];
+  if (reasons.length) actions.push({ kind: "reloadExports", server: "kernel", reason: reasons.join(", ") });
+  return actions;
+}
+
+/**
+ * nfs-ganesha: write the file when its bytes differ, then reload (SIGHUP) when the file differs
+ * from the text of the last successful reload. Without D-Bus ganesha cannot be asked what it
+ * serves, so the last reloaded text stands in for the live table.
+ */
+export function planGaneshaExports(filePath: string, desired: readonly ExportSpec[], observed: ObservedExports): ExportAction[] {
+  const text = renderGaneshaExportsFile(desired);
+  const actions: ExportAction[] = [];
+  if (observed.fileText !== text) actions.push({ kind: "writeExportsFile", path: filePath, text, count: desired.length });
+  if (observed.liveText !== text) {
+    actions.push({ kind: "reloadExports", server: "ganesha", reason: observed.liveText === undefined ? "never reloaded by pirack" : "file changed since last reload" });
+  }
+  return actions;
+}

@@ -1,0 +1,144 @@
+/**
+ * The reconciler: observe each subsystem, plan ordered actions (pure), apply them, record what was reached.
+ * Passes are level-based (they re-observe every time) and serialised; callers only *request* a pass.
+ */
+import type { Logger } from "pino";
+
+/** A planned change, printable as data: `kind` names the operation, `subject` what it acts on. */
+export interface Action {
+  readonly kind: string;
+  readonly subject: string;
+  /** Words for logs and `--dry-run`, e.g. "write /etc/network/interfaces.d/eth0.10". */
+  readonly description: string;
+}
+
+/** One part of the world pirack keeps in its desired state (files, interfaces, exports, switch, roots). */
+export interface Subsystem<Desired, Observed, A extends Action = Action> {
+  readonly name: string;
+  /** Reads the world. Never changes it. */
+  observe(): Promise<Observed>;
+  /** Pure and ordered: create before delete, add before remove. An empty list means "in its desired state". */
+  plan(desired: Desired, observed: Observed): A[];
+  /** Carries out one action; throws a typed error when it cannot. */
+  apply(action: A): Promise<void>;
+}
+
+/** A subsystem bound to how it derives its desired state from the current rack state. */
+export interface BoundSubsystem<State> {
+  readonly name: string;
+  planFor(state: State): Promise<Action[]>;
+  apply(action: Action): Promise<void>;
+}
+
+/** Binds a subsystem to a function that picks its desired state out of the rack state. */
+export function bind<State, D, O, A extends Action>(subsystem: Subsystem<D, O, A>, desired: (state: State) => D): BoundSubsystem<State> {
+  return {
+    name: subsystem.name,
+    planFor: async (state) => subsystem.plan(desired(state), await subsystem.observe()),
+    apply: (action) => subsystem.apply(action as A),
+  };
+}
+
+/** What one pass reached: every action tried, the ones that failed with why. */
+export interface PassReport {
+  readonly reason: string;
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  readonly applied: readonly (Action & { subsystem: string })[];
+  readonly failed: readonly (Action & { subsystem: string; error: string; code?: string })[];
+}
+
+/** Dependencies of a reconciler. */
+export interface ReconcilerDeps<State> {
+  readonly log: Logger;
+  readonly clock: { now(): Date };
+  readonly subsystems: readonly BoundSubsystem<State>[];
+  /** The current desired rack state, read at the start of each pass. */
+  readonly state: () => State;
+}
+
+/** Runs passes one at a time; concurrent requests fold into one follow-up pass. */
+export class Reconciler<State> {
+  private running: Promise<PassReport> | undefined;
+  private queued: { reason: string; promise: Promise<PassReport> } | undefined;
+  private last: PassReport | undefined;
+
+  constructor(private readonly deps: ReconcilerDeps<State>) {}
+
+  /** The report of the most recent finished pass. */
+  get lastReport(): PassReport | undefined {
+    return this.last;
+  }
+
+  /** Requests a pass; resolves with the report of a pass that started after this call. */
+  request(reason: string): Promise<PassReport> {
+    if (!this.running) {
+      this.running = this.runPass(reason).finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    if (!this.queued) {
+      const after = this.running.catch(() => undefined);
+      const promise = after.then(() => {
+        const { reason: queuedReason } = this.queued!;
+        this.queued = undefined;
+        return this.request(queuedReason);
+      });
+      this.queued = { reason, promise };
+    }
+    return this.queued.promise;
+  }
+
+  /** Plans every subsystem against the world without applying anything (`--dry-run`). */
+  async dryRun(): Promise<(Action & { subsystem: string })[]> {
+    const state = this.deps.state();
+    const out: (Action & { subsystem: string })[] = [];
+    for (const s of this.deps.subsystems) {
+      for (const a of await s.planFor(state)) out.push({ ...a, subsystem: s.name });
+    }
+    return out;
+  }
+
+  private async runPass(reason: string): Promise<PassReport> {
+    const startedAt = this.deps.clock.now();
+    const state = this.deps.state();
+    const applied: PassReport["applied"][number][] = [];
+    const failed: PassReport["failed"][number][] = [];
+    for (const s of this.deps.subsystems) {
+      let actions: Action[];
+      try {
+        actions = await s.planFor(state);
+      } catch (err) {
+        failed.push({ kind: "observe", subject: s.name, description: `observe ${s.name}`, subsystem: s.name, ...errorFields(err) });
+        this.deps.log.warn({ subsystem: s.name, err }, "observe failed");
+        continue;
+      }
+      for (const action of actions) {
+        try {
+          await s.apply(action);
+          applied.push({ ...action, subsystem: s.name });
+          this.deps.log.info({ subsystem: s.name, kind: action.kind, subject: action.subject }, "action applied");
+        } catch (err) {
+          failed.push({ ...action, subsystem: s.name, ...errorFields(err) });
+          this.deps.log.warn({ subsystem: s.name, kind: action.kind, subject: action.subject, err }, "action failed");
+        }
+      }
+    }
+    const report: PassReport = {
+      reason,
+      startedAt,
+      durationMs: this.deps.clock.now().getTime() - startedAt.getTime(),
+      applied,
+      failed,
+    };
+    this.last = report;
+    this.deps.log.info({ reason, applied: applied.length, failed: failed.length, durationMs: report.durationMs }, "reconcile pass finished");
+    return report;
+  }
+}
+
+function errorFields(err: unknown): { error: string; code?: string } {
+  const e = err as { message?: string; code?: unknown };
+  return { error: e?.message ?? String(err), ...(typeof e?.code === "string" ? { code: e.code } : {}) };
+}
