@@ -17,7 +17,7 @@ export interface FirmwareStoreOptions {
   readonly cacheBytes: number;
 }
 
-/** One file as served: its bytes and whether they came from the cache. */
+/** One file as served: its bytes, and false in `cacheHit` only for the request that read the disk. */
 export interface StoredFile {
   readonly data: Buffer;
   readonly cacheHit: boolean;
@@ -64,11 +64,13 @@ export class FirmwareStore {
     }
     if (!st.isFile()) throw new NotFoundError("TFTP_FILE_NOT_FOUND", `expected a regular file at ${relativePath}, found another kind`);
     let entry = this.cache.get(real);
-    const hit = entry !== undefined && entry.ino === st.ino && entry.mtimeMs === st.mtimeMs && entry.size === st.size;
+    let hit = entry !== undefined && entry.ino === st.ino && entry.mtimeMs === st.mtimeMs && entry.size === st.size;
     if (hit && entry) {
       this.cache.delete(real);
       this.cache.set(real, entry);
     } else {
+      // A request that joins a read already in flight counts as a hit: only one went to disk.
+      hit = this.loading.has(real);
       entry = await this.load(real, relativePath, st.ino, st.mtimeMs);
     }
     if (!netascii) return { data: entry.data, cacheHit: hit };

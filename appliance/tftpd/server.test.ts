@@ -148,7 +148,9 @@ describe("TftpServer on loopback", () => {
     await Promise.all(cs.map((c) => s.rrq(c, "start4.elf", [["tsize", "0"]])));
     const files = await Promise.all(cs.map(async (c) => download(c, await c.next())));
     for (const f of files) expect(f).toEqual(firmware);
+    // The storm read the disk once.
     expect(s.metrics.render()).toContain('pirack_tftp_cache_reads_total{result="hit"} 3');
+    expect(s.metrics.render()).toContain('pirack_tftp_cache_reads_total{result="miss"} 1');
   });
 
   it("answers a packet from a wrong TID with ERROR 5 and keeps the transfer going", async () => {
