@@ -1,0 +1,20 @@
+/** Public surface of the rootfs module: golden images, per-Pi roots, and the pure renderers behind them. */
+export type { CloneStrategy, CommandResult, CommandRunner, PiRootSpec, Progress, ProgressListener, RootfsDeps, RootfsLogger, RunOptions } from "./types.ts";
+export { createCommandRunner } from "./command.ts";
+export { checkPiRootSpec, isMachineId, publicInterfaceName, renderFstab, renderHostname, renderHosts, renderMachineId, renderPublicInterface, renderRootFiles } from "./render.ts";
+export type { RootFile } from "./render.ts";
+export { oldPathFor, planOldRootPruning, tempPathFor, WORK_DIR } from "./layout.ts";
+export { chooseCloneStrategy, fsTypeName, fsTypeOf } from "./filesystem.ts";
+export type { StrategyChoice } from "./filesystem.ts";
+export { cloneTree, removeTree } from "./clone.ts";
+export { describeRootAction, planRoots } from "./roots-plan.ts";
+export type { ObservedRoot, RootAction } from "./roots-plan.ts";
+export { RootStore } from "./roots.ts";
+export type { RebuildResult, RootsApplyResult, RootStoreOptions } from "./roots.ts";
+export { buildImage, DEFAULT_MIRROR, importImage } from "./image.ts";
+export type { ImageBuildOptions, ImageImportOptions, ImageResult } from "./image.ts";
+export { ETH0_TAKERS, NETBOOT_PACKAGES } from "./image-finalise.ts";
+export { ensureForeignArch } from "./binfmt.ts";
+export { parseDpkgStatus } from "./dpkg-status.ts";
+export { rebuildRoot, syncRoots, toExportSpec } from "./sync.ts";
+export type { RebuildRootOptions, SyncReport, SyncRootsOptions } from "./sync.ts";

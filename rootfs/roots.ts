@@ -1,0 +1,248 @@
+/**
+ * The roots adapter: observes Pi roots on disk, creates missing ones from the golden image
+ * (clone -> customise -> sync -> rename into place) and rebuilds a root on explicit request,
+ * keeping the old one aside, dated.
+ */
+import { randomBytes as cryptoRandomBytes } from "node:crypto";
+import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { NotFoundError, OperationError } from "../appliance/errors.ts";
+import { chooseCloneStrategy } from "./filesystem.ts";
+import { cloneTree, removeTree } from "./clone.ts";
+import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeMachineId, writeRootFile } from "./customise.ts";
+import { isTempFor, oldDirFor, oldPathFor, planOldRootPruning, stampOf, tempDirFor, tempPathFor } from "./layout.ts";
+import { isMachineId, renderRootFiles } from "./render.ts";
+import { describeRootAction, planRoots, type ObservedRoot, type RootAction } from "./roots-plan.ts";
+import type { CloneStrategy, PiRootSpec, ProgressListener, RootfsDeps } from "./types.ts";
+
+/** How roots are made and kept. */
+export interface RootStoreOptions {
+  /** The golden image directory (`<paths.images>/<image>`). */
+  readonly imagePath: string;
+  /** `auto` (default) picks snapshot, reflink or copy per filesystem; a fixed one is used as is. */
+  readonly strategy?: "auto" | CloneStrategy;
+  /** Old roots kept per Pi after rebuilds (default 2); older ones are deleted. */
+  readonly retainOldRoots?: number;
+  /** SSH host key types to generate (default ed25519, ecdsa, rsa). */
+  readonly hostKeyTypes?: readonly string[];
+}
+
+/** What `apply` reached: the actions that ran and those that failed (retried next pass). */
+export interface RootsApplyResult {
+  readonly applied: readonly RootAction[];
+  readonly failed: readonly { readonly action: RootAction; readonly error: Error }[];
+}
+
+/** What a rebuild did. */
+export interface RebuildResult {
+  readonly path: string;
+  /** Where the previous root was kept (undefined when there was none). */
+  readonly oldPath: string | undefined;
+  readonly strategy: CloneStrategy;
+  /** Old roots deleted by the retention rule. */
+  readonly pruned: readonly string[];
+}
+
+const exists = async (p: string): Promise<boolean> =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
+
+/** Pi roots on the fileserver's export filesystem. */
+export class RootStore {
+  constructor(
+    private readonly opts: RootStoreOptions,
+    private readonly deps: RootfsDeps & { readonly onProgress?: ProgressListener },
+  ) {}
+
+  /** Reads what is on disk for each desired Pi. */
+  async observe(specs: readonly PiRootSpec[]): Promise<ObservedRoot[]> {
+    return Promise.all(
+      specs.map(async (spec) => {
+        const root = spec.exportPath;
+        const isRoot = await stat(root).then(
+          (s) => s.isDirectory(),
+          () => false,
+        );
+        const files: Record<string, string | undefined> = {};
+        if (isRoot) for (const f of renderRootFiles(spec)) files[f.path] = await readRootFile(root, f.path);
+        const tmpDir = tempDirFor(root);
+        const staleTemps = (await readdir(tmpDir).catch(() => [] as string[])).filter((e) => isTempFor(root, e)).map((e) => join(tmpDir, e));
+        return {
+          port: spec.port,
+          exportPath: root,
+          exists: isRoot,
+          files,
+          hasHostKeys: isRoot && (await hasHostKeys(root)),
+          hasMachineId: isRoot && isMachineId(await readRootFile(root, "etc/machine-id")),
+          staleTemps,
+        };
+      }),
+    );
+  }
+
+  /** Pure plan; see `planRoots`. */
+  plan(specs: readonly PiRootSpec[], observed: readonly ObservedRoot[]): RootAction[] {
+    return planRoots(specs, observed);
+  }
+
+  /** Observes, plans and applies; one Pi's failure does not stop the others. */
+  async apply(specs: readonly PiRootSpec[]): Promise<RootsApplyResult> {
+    const bySpec = new Map(specs.map((s) => [s.port, s]));
+    const actions = this.plan(specs, await this.observe(specs));
+    const applied: RootAction[] = [];
+    const failed: { action: RootAction; error: Error }[] = [];
+    for (const action of actions) {
+      const spec = bySpec.get(action.port);
+      const log = this.deps.log;
+      try {
+        if (!spec) throw new NotFoundError("ROOT_SPEC_MISSING", `no root spec for port ${action.port}`);
+        await this.execute(action, spec);
+        applied.push(action);
+        log.info({ port: action.port, action: describeRootAction(action) }, "root action applied");
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        failed.push({ action, error });
+        log.warn({ port: action.port, action: describeRootAction(action), err: error }, "root action failed");
+      }
+    }
+    return { applied, failed };
+  }
+
+  /**
+   * Resets a Pi's root to the golden image. The new root is built and customised under a
+   * temporary name first; only then is the old root moved aside (dated) and the new one renamed
+   * in. The Pi keeps its SSH host keys and machine-id, so clients' known_hosts stay valid.
+   */
+  async rebuild(spec: PiRootSpec): Promise<RebuildResult> {
+    const root = spec.exportPath;
+    const hadRoot = await exists(root);
+    const { tmp, strategy } = await this.build(spec, hadRoot ? root : undefined);
+    let oldPath: string | undefined;
+    try {
+      if (hadRoot) {
+        oldPath = await this.freeOldPath(root);
+        await mkdir(oldDirFor(root), { recursive: true });
+        await rename(root, oldPath);
+        this.deps.log.info({ port: spec.port, oldPath }, "old root kept aside");
+      }
+      await rename(tmp, root);
+    } catch (err) {
+      await removeTree(tmp, this.deps.run);
+      throw new OperationError("ROOT_REBUILD_FAILED", `rebuilding ${root} failed while swapping roots`, { cause: err });
+    }
+    const pruned = await this.pruneOldRoots(spec);
+    this.deps.onProgress?.({ phase: "done", message: `root rebuilt (${strategy})`, port: spec.port });
+    return { path: root, oldPath, strategy, pruned };
+  }
+
+  /** Kept-aside old roots of a Pi, newest first. */
+  async listOldRoots(spec: PiRootSpec): Promise<string[]> {
+    const dir = oldDirFor(spec.exportPath);
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    const keep = planOldRootPruning(spec.exportPath, entries, Number.MAX_SAFE_INTEGER);
+    return keep.map((e) => join(dir, e));
+  }
+
+  private async execute(action: RootAction, spec: PiRootSpec): Promise<void> {
+    switch (action.kind) {
+      case "removeStaleTemp":
+        return removeTree(action.path, this.deps.run);
+      case "createRoot":
+        return this.create(spec);
+      case "writeRootFile":
+        return writeRootFile(action.root, action.file);
+      case "generateHostKeys":
+        return generateHostKeys(action.root, `root@${spec.hostname}`, this.deps.run, this.opts.hostKeyTypes);
+      case "writeMachineId":
+        return writeMachineId(action.root, this.deps.randomBytes);
+    }
+  }
+
+  private async create(spec: PiRootSpec): Promise<void> {
+    const { tmp } = await this.build(spec, undefined);
+    // rename(2) would silently replace an empty directory: refuse if anything appeared meanwhile.
+    if (await exists(spec.exportPath)) {
+      await removeTree(tmp, this.deps.run);
+      throw new OperationError("ROOT_EXISTS", `${spec.exportPath} appeared while its clone was being built; left untouched`);
+    }
+    await rename(tmp, spec.exportPath);
+    this.deps.onProgress?.({ phase: "done", message: "root ready", port: spec.port });
+  }
+
+  /** Clones and customises a root under a temporary name; the caller renames it into place. */
+  private async build(spec: PiRootSpec, identityFrom: string | undefined): Promise<{ tmp: string; strategy: CloneStrategy }> {
+    const image = this.opts.imagePath;
+    if (!(await stat(image).then((s) => s.isDirectory(), () => false))) {
+      throw new NotFoundError("IMAGE_NOT_FOUND", `golden image ${image} does not exist; build or import it first`);
+    }
+    const files = renderRootFiles(spec);
+    const tmpDir = tempDirFor(spec.exportPath);
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    const random = this.deps.randomBytes ?? cryptoRandomBytes;
+    const tmp = tempPathFor(spec.exportPath, `${stampOf(this.now())}-${random(3).toString("hex")}`);
+    const choice =
+      !this.opts.strategy || this.opts.strategy === "auto"
+        ? await chooseCloneStrategy(image, tmpDir, this.deps.run)
+        : { strategy: this.opts.strategy, reason: "configured" };
+    const log = this.deps.log;
+    log.info({ port: spec.port, image, tmp, strategy: choice.strategy, reason: choice.reason }, "clone started");
+    this.deps.onProgress?.({ phase: "clone", message: `cloning with ${choice.strategy}`, port: spec.port });
+    const started = Date.now();
+    try {
+      await cloneTree(image, tmp, choice.strategy, { run: this.deps.run, onProgress: this.deps.onProgress, port: spec.port });
+      this.deps.onProgress?.({ phase: "customise", message: "writing identity", port: spec.port });
+      for (const f of files) await writeRootFile(tmp, f);
+      if (identityFrom && (await hasHostKeys(identityFrom))) await copyIdentity(identityFrom, tmp);
+      else {
+        await writeMachineId(tmp, random);
+        await generateHostKeys(tmp, `root@${spec.hostname}`, this.deps.run, this.opts.hostKeyTypes);
+      }
+      // syncfs before the rename: after a power cut the root is either absent or complete.
+      const r = await this.deps.run("sync", ["-f", tmp]);
+      if (r.exitCode !== 0) throw new OperationError("SYNC_FAILED", `sync -f ${tmp} exited with ${r.exitCode}: ${r.stderr.trim()}`);
+    } catch (err) {
+      await removeTree(tmp, this.deps.run).catch(() => undefined);
+      throw err;
+    }
+    log.info({ port: spec.port, strategy: choice.strategy, ms: Date.now() - started }, "clone built");
+    return { tmp, strategy: choice.strategy };
+  }
+
+  private async freeOldPath(root: string): Promise<string> {
+    const base = oldPathFor(root, this.now());
+    for (let n = 0; ; n++) {
+      const candidate = n === 0 ? base : `${base}.${n}`;
+      if (!(await exists(candidate))) return candidate;
+    }
+  }
+
+  private async pruneOldRoots(spec: PiRootSpec): Promise<string[]> {
+    const dir = oldDirFor(spec.exportPath);
+    const doomed = planOldRootPruning(spec.exportPath, await readdir(dir).catch(() => [] as string[]), this.opts.retainOldRoots ?? 2);
+    for (const entry of doomed) {
+      await removeTree(join(dir, entry), this.deps.run);
+      this.deps.log.info({ port: spec.port, path: join(dir, entry) }, "old root pruned");
+    }
+    return doomed.map((e) => join(dir, e));
+  }
+
+  private now(): Date {
+    return this.deps.now ? this.deps.now() : new Date();
+  }
+}
+
+/** Copies SSH host keys and machine-id from an old root into a new one (rebuilds keep identity). */
+async function copyIdentity(from: string, to: string): Promise<void> {
+  const sshFrom = await safeDir(from, "etc/ssh");
+  const sshTo = await safeDir(to, "etc/ssh");
+  for (const name of await readdir(sshTo)) {
+    if (/^ssh_host_.*_key(\.pub)?$/.test(name)) await rm(join(sshTo, name), { force: true });
+  }
+  for (const name of await readdir(sshFrom)) {
+    if (/^ssh_host_.*_key(\.pub)?$/.test(name)) await copyFile(join(sshFrom, name), join(sshTo, name));
+  }
+  const machineId = await readRootFile(from, "etc/machine-id");
+  if (isMachineId(machineId)) await writeRootFile(to, { path: "etc/machine-id", text: machineId ?? "", mode: 0o444 });
+}
