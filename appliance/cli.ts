@@ -64,6 +64,19 @@ program
     }
   });
 
+program
+  .command("serve")
+  .description("run the appliance: reconciler, API (and DHCP, TFTP) for the rack")
+  .addOption(new Option("--config <file>", "rack.yaml").default("/etc/pirack/rack.yaml"))
+  .option("--listen <host:port>", "API address", "127.0.0.1:8067")
+  .option("--sysroot <dir>", "prefix for the fileserver's system files (tests, bench)", "/")
+  .option("--dry-run", "print the actions one pass would take, as JSON, and exit")
+  .action(async (opts: { config: string; listen: string; sysroot: string; dryRun?: boolean }) => {
+    const { serve } = await import("./main.ts");
+    const code = await serve({ configPath: resolve(opts.config), listen: opts.listen, sysroot: resolve(opts.sysroot), dryRun: opts.dryRun ?? false });
+    process.exit(code);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

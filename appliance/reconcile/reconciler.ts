@@ -30,11 +30,20 @@ export interface BoundSubsystem<State> {
   apply(action: Action): Promise<void>;
 }
 
-/** Binds a subsystem to a function that picks its desired state out of the rack state. */
-export function bind<State, D, O, A extends Action>(subsystem: Subsystem<D, O, A>, desired: (state: State) => D): BoundSubsystem<State> {
+/**
+ * Binds a subsystem to a function that picks its desired state out of the rack state; `undefined` means the
+ * subsystem is not managed under the current config, so it is neither observed nor changed.
+ */
+export function bind<State, D, O, A extends Action>(
+  subsystem: Subsystem<D, O, A>,
+  desired: (state: State) => D | undefined,
+): BoundSubsystem<State> {
   return {
     name: subsystem.name,
-    planFor: async (state) => subsystem.plan(desired(state), await subsystem.observe()),
+    planFor: async (state) => {
+      const want = desired(state);
+      return want === undefined ? [] : subsystem.plan(want, await subsystem.observe());
+    },
     apply: (action) => subsystem.apply(action as A),
   };
 }

@@ -1,0 +1,155 @@
+/**
+ * The appliance's live state: the running config and plan, what has been learned about each Pi, boot stages,
+ * and the reconciler that keeps the world in line. Servers (DHCP, TFTP, API) read from here and report to it.
+ */
+import type { Logger } from "pino";
+import type { Config } from "./config.ts";
+import type { MetricsRegistry } from "./metrics.ts";
+import { planRack, type LearnedPi, type PiModel, type RackPlan } from "./plan.ts";
+import { Reconciler, type BoundSubsystem, type PassReport } from "./reconcile/reconciler.ts";
+
+/** How far a Pi has got, from the first DHCP packet to a running system. */
+export type BootStage = "unseen" | "dhcp" | "firmware" | "kernel" | "nfs-root" | "up";
+
+/** A sighting of a Pi by a server (DHCP request, TFTP file, NFS mount, health check). */
+export interface PiSighting {
+  readonly port: number;
+  readonly stage: BootStage;
+  readonly mac?: string;
+  readonly serial?: string;
+  readonly model?: PiModel;
+}
+
+/** What the API reports per port. */
+export interface PiStatus {
+  readonly port: number;
+  readonly name: string;
+  readonly vlan: number;
+  readonly interface: string;
+  readonly piAddress: string;
+  readonly serverAddress: string;
+  readonly publicAddress: string;
+  readonly mac: string | null;
+  readonly serial: string | null;
+  readonly model: string | null;
+  readonly enrolled: boolean;
+  readonly role: string;
+  readonly power: "on" | "off" | "unknown";
+  readonly bootStage: BootStage;
+  readonly lastSeen: string | null;
+}
+
+/** Dependencies of the appliance state. */
+export interface ApplianceDeps {
+  readonly log: Logger;
+  readonly clock: { now(): Date };
+  readonly metrics: MetricsRegistry;
+  readonly subsystems: (appliance: Appliance) => readonly BoundSubsystem<RackPlan>[];
+}
+
+/** The state every server shares; one per process, built by the composition root. */
+export class Appliance {
+  private currentConfig: Config;
+  private currentPlan: RackPlan;
+  private readonly learned = new Map<number, LearnedPi>();
+  private readonly seen = new Map<number, { stage: BootStage; at: Date }>();
+  private readonly power = new Map<number, "on" | "off">();
+  readonly reconciler: Reconciler<RackPlan>;
+  private readonly listeners = new Set<(plan: RackPlan) => void>();
+
+  constructor(
+    config: Config,
+    private readonly deps: ApplianceDeps,
+  ) {
+    this.currentConfig = config;
+    this.currentPlan = planRack(config, this.learned);
+    this.reconciler = new Reconciler<RackPlan>({
+      log: deps.log.child({ component: "reconciler" }),
+      clock: deps.clock,
+      state: () => this.currentPlan,
+      subsystems: deps.subsystems(this),
+    });
+    this.updateGauges();
+  }
+
+  /** The config in force. */
+  get config(): Config {
+    return this.currentConfig;
+  }
+
+  /** The plan in force. */
+  get plan(): RackPlan {
+    return this.currentPlan;
+  }
+
+  /** Subscribes to plan changes (servers re-read their scopes); returns an unsubscribe function. */
+  onPlan(listener: (plan: RackPlan) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Switches to a new, already validated config and requests a pass. */
+  setConfig(config: Config): Promise<PassReport> {
+    this.currentConfig = config;
+    return this.replan("config changed");
+  }
+
+  /** Records a Pi's identity and boot progress; a new identity on a port replans (enrolment). */
+  sighting(s: PiSighting): Promise<PassReport> | undefined {
+    this.seen.set(s.port, { stage: s.stage, at: this.deps.clock.now() });
+    if (!this.currentConfig.ports.includes(s.port)) return undefined;
+    const before = this.learned.get(s.port);
+    const merged: LearnedPi = {
+      port: s.port,
+      ...(s.mac ?? before?.mac ? { mac: (s.mac ?? before?.mac)! } : {}),
+      ...(s.serial ?? before?.serial ? { serial: (s.serial ?? before?.serial)! } : {}),
+      ...(s.model ?? before?.model ? { model: (s.model ?? before?.model)! } : {}),
+    };
+    const changed = !before || before.mac !== merged.mac || before.serial !== merged.serial || before.model !== merged.model;
+    this.learned.set(s.port, merged);
+    if (!changed) return undefined;
+    this.deps.log.info({ port: s.port, mac: merged.mac, serial: merged.serial, model: merged.model }, "pi identified");
+    return this.replan(`pi seen on port ${s.port}`);
+  }
+
+  /** Records the PoE state last set or observed for a port. */
+  setPower(port: number, state: "on" | "off"): void {
+    this.power.set(port, state);
+  }
+
+  /** Per-port status for the API and dashboard. */
+  status(): PiStatus[] {
+    return this.currentPlan.ports.map((p) => {
+      const seen = this.seen.get(p.port);
+      return {
+        port: p.port,
+        name: p.name,
+        vlan: p.vlan,
+        interface: p.interfaceName,
+        piAddress: p.piAddress,
+        serverAddress: p.serverAddress,
+        publicAddress: p.publicAddress,
+        mac: p.mac ?? null,
+        serial: p.serial ?? null,
+        model: p.model ?? null,
+        enrolled: p.enrolled,
+        role: p.role,
+        power: this.power.get(p.port) ?? "unknown",
+        bootStage: seen?.stage ?? "unseen",
+        lastSeen: seen ? seen.at.toISOString() : null,
+      };
+    });
+  }
+
+  private replan(reason: string): Promise<PassReport> {
+    this.currentPlan = planRack(this.currentConfig, this.learned);
+    this.updateGauges();
+    for (const l of this.listeners) l(this.currentPlan);
+    return this.reconciler.request(reason);
+  }
+
+  private updateGauges(): void {
+    this.deps.metrics.gauge("pirack_ports", "Switch ports planned for Pis").set(this.currentPlan.ports.length);
+    this.deps.metrics.gauge("pirack_pis_enrolled", "Pis with a root and an export").set(this.currentPlan.ports.filter((p) => p.enrolled).length);
+  }
+}

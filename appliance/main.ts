@@ -1,0 +1,126 @@
+/**
+ * `pirack serve`: the daemon's composition root. Loads and watches the config, builds every adapter, runs the
+ * reconciler, the API and the servers, and shuts all of it down on SIGTERM/SIGINT.
+ */
+import { watch, type FSWatcher } from "chokidar";
+import { execa } from "execa";
+import { join, resolve } from "node:path";
+import pino, { type Logger } from "pino";
+import { startApi } from "./api.ts";
+import { Appliance } from "./appliance.ts";
+import { loadConfigFile } from "./config-file.ts";
+import type { Config } from "./config.ts";
+import { MetricsRegistry } from "./metrics.ts";
+import type { RackPlan } from "./plan.ts";
+import { desiredExportsFile, desiredInterfaceFiles } from "./reconcile/fileserver-files.ts";
+import { localFileStore, ManagedFiles } from "./reconcile/managed-files.ts";
+import { bind, type BoundSubsystem } from "./reconcile/reconciler.ts";
+import { desiredLinks, StorageLinks } from "./reconcile/storage-links.ts";
+
+/** Options of `pirack serve`. */
+export interface ServeOptions {
+  readonly configPath: string;
+  readonly listen: string;
+  readonly sysroot: string;
+  /** Print the actions a pass would take, as JSON, and exit. */
+  readonly dryRun?: boolean;
+  readonly periodicPassMs?: number;
+}
+
+/** The root logger: JSON lines for journald, pretty only on a terminal. */
+export function createRootLogger(level = process.env.PIRACK_LOG_LEVEL ?? "info"): Logger {
+  if (process.stdout.isTTY) return pino({ level, transport: { target: "pino-pretty", options: { destination: 1 } } });
+  return pino({ level });
+}
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[3]) > 65535) throw new Error(`--listen expects host:port, got "${text}"`);
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+/** The fileserver subsystems for a config; sysroot "/" means the real system. */
+function fileserverSubsystems(app: () => Appliance, sysroot: string, log: Logger): BoundSubsystem<RackPlan>[] {
+  const real = resolve(sysroot) === "/";
+  const run = async (cmd: string, args: readonly string[]) => (await execa(cmd, args)).stdout;
+  const interfaceFiles = new ManagedFiles("interface-files", join(sysroot, "etc/network/interfaces.d"), localFileStore);
+  const exportsFiles = new ManagedFiles("exports-file", join(sysroot, "etc/exports.d"), localFileStore, async () => {
+    // exportfs(8) re-reads /etc/exports and /etc/exports.d/*.exports; only on the real system.
+    if (real) await run("exportfs", ["-ra"]);
+    else log.debug({ sysroot }, "exportfs skipped under a sysroot");
+  });
+  const cfg = (): Config => app().config;
+  const links = new StorageLinks({ ip: (args) => run("ip", args), parent: () => cfg().fileserver.interface });
+  return [
+    bind(interfaceFiles, (plan: RackPlan) => (cfg().fileserver.manageInterfaces ? desiredInterfaceFiles(plan) : undefined)),
+    // Run-time links only on the real system; under a sysroot the files are the whole job.
+    bind(links, (plan: RackPlan) => (real && cfg().fileserver.manageInterfaces ? desiredLinks(plan) : undefined)),
+    bind(exportsFiles, (plan: RackPlan) => (cfg().nfs.server === "kernel" ? desiredExportsFile(plan) : undefined)),
+  ];
+}
+
+/** Runs the appliance until a signal stops it. Returns the process exit code. */
+export async function serve(opts: ServeOptions, log: Logger = createRootLogger()): Promise<number> {
+  const first = await loadConfigFile(opts.configPath);
+  if (!first.ok) {
+    log.error({ config: opts.configPath, problems: first.problems }, "config rejected");
+    process.stderr.write(`pirack: ${opts.configPath}: ${first.problems.length} problem(s):\n  ${first.problems.join("\n  ")}\n`);
+    return 2;
+  }
+  const metrics = new MetricsRegistry();
+  const clock = { now: () => new Date() };
+  let appliance: Appliance | undefined;
+  appliance = new Appliance(first.config, {
+    log,
+    clock,
+    metrics,
+    subsystems: () => fileserverSubsystems(() => appliance!, opts.sysroot, log.child({ component: "fileserver" })),
+  });
+  const app = appliance;
+
+  if (opts.dryRun) {
+    process.stdout.write(`${JSON.stringify(await app.reconciler.dryRun(), null, 2)}\n`);
+    return 0;
+  }
+
+  const { host, port } = parseListen(opts.listen);
+  const api = await startApi({ log: log.child({ component: "api" }), appliance: app, metrics }, host, port);
+  log.info({ listen: opts.listen, config: opts.configPath, sysroot: opts.sysroot }, "appliance started");
+
+  const reloads = metrics.counter("pirack_config_reloads_total", "Config reloads by result");
+  const reload = async (why: string) => {
+    const r = await loadConfigFile(opts.configPath);
+    if (!r.ok) {
+      reloads.inc({ result: "rejected" });
+      log.error({ config: opts.configPath, problems: r.problems, trigger: why }, "config rejected; keeping the last good config");
+      return;
+    }
+    reloads.inc({ result: "applied" });
+    log.info({ config: opts.configPath, trigger: why }, "config loaded");
+    await app.setConfig(r.config);
+  };
+  const watcher: FSWatcher = watch(opts.configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
+  watcher.on("all", (event) => {
+    if (event === "change" || event === "add") void reload(`file ${event}`);
+  });
+  watcher.on("error", (err) => log.warn({ err }, "config watch failed"));
+
+  void app.reconciler.request("startup");
+  const timer = setInterval(() => void app.reconciler.request("timer"), opts.periodicPassMs ?? 60_000);
+
+  return new Promise<number>((done) => {
+    const stop = async (signal: string) => {
+      log.info({ signal }, "shutting down");
+      clearInterval(timer);
+      await watcher.close();
+      await new Promise<void>((r) => api.close(() => r()));
+      api.closeAllConnections();
+      log.info("stopped");
+      done(0);
+    };
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+    process.once("SIGINT", () => void stop("SIGINT"));
+    process.on("SIGHUP", () => void reload("SIGHUP"));
+  });
+}
