@@ -20,6 +20,8 @@ export default defineConfig({
           hookTimeout: 180_000,
           pool: "forks",
           maxWorkers: 2,
+          // Runs after the unit project, so heavy namespace suites never compete with it for the two cores.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

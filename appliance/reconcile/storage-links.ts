@@ -45,13 +45,17 @@ export function desiredLinks(plan: RackPlan): DesiredLink[] {
   }));
 }
 
-/** Parses `ip -j addr show` output into observed links. */
-export function decodeIpAddrJson(json: string): ObservedLink[] {
-  const rows = JSON.parse(json) as { ifname: string; ifalias?: string; flags?: string[]; addr_info?: { family: string; local: string; prefixlen: number }[] }[];
-  return rows.map((r) => ({
+/**
+ * Joins `ip -j link show` (the only one that reports `ifalias`) with `ip -j addr show` (addresses) into observed
+ * links; iproute2 6.1 checked: `addr show` omits the alias.
+ */
+export function decodeIpJson(linkJson: string, addrJson: string): ObservedLink[] {
+  type Row = { ifname: string; ifalias?: string; flags?: string[]; addr_info?: { family: string; local: string; prefixlen: number }[] };
+  const addresses = new Map((JSON.parse(addrJson) as Row[]).map((r) => [r.ifname, r.addr_info ?? []]));
+  return (JSON.parse(linkJson) as Row[]).map((r) => ({
     name: r.ifname,
     ...(r.ifalias ? { alias: r.ifalias } : {}),
-    addresses: (r.addr_info ?? []).filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
+    addresses: (addresses.get(r.ifname) ?? []).filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
     up: (r.flags ?? []).includes("UP"),
   }));
 }
@@ -71,7 +75,8 @@ export class StorageLinks implements Subsystem<readonly DesiredLink[], readonly 
   ) {}
 
   async observe(): Promise<ObservedLink[]> {
-    return decodeIpAddrJson(await this.deps.ip(["-j", "addr", "show"]));
+    const links = await this.deps.ip(["-j", "link", "show"]);
+    return decodeIpJson(links, await this.deps.ip(["-j", "addr", "show"]));
   }
 
   plan(desired: readonly DesiredLink[], observed: readonly ObservedLink[]): LinkAction[] {
