@@ -1,0 +1,23 @@
+/**
+ * Public surface of the switch module: a driver factory from the `switch:` config slice, the desired-state
+ * helpers, the link/PoE monitor, and the simulator for tests and the bench.
+ */
+import { OperationError } from "../appliance/errors.ts";
+import { QBridgeSwitch, type SwitchDriver, type SwitchDriverDeps } from "./driver.ts";
+import type { SwitchConfig } from "./types.ts";
+
+export type { SwitchDriver, SwitchDriverDeps, PowerOptions, PoeReport } from "./driver.ts";
+export { QBridgeSwitch } from "./driver.ts";
+export { SwitchMonitor, type SwitchMonitorOptions, type TrapListenOptions } from "./events.ts";
+export { describeChange, planSwitch, rackSwitchState, type SwitchPlan } from "./plan.ts";
+export { SnmpError } from "./snmp-client.ts";
+export { vendorProfiles, unsupportedSwitches } from "./profiles.ts";
+export { SimulatedSwitch, type SimSwitchOptions, type SimTrapTarget, type SimV3User } from "./sim/agent.ts";
+export type * from "./types.ts";
+
+/** Builds the driver for `config`, or null for `driver: none` (manage nothing on the switch). */
+export function createSwitchDriver(config: SwitchConfig, deps: SwitchDriverDeps): SwitchDriver | null {
+  if (config.driver === "none") return null;
+  if (config.driver !== "qbridge") throw new OperationError("SWITCH_UNKNOWN_DRIVER", `switch driver ${JSON.stringify(config.driver)} is not one of qbridge, none`);
+  return new QBridgeSwitch(config, deps);
+}
