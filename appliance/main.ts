@@ -41,7 +41,7 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 /** The fileserver subsystems for a config; sysroot "/" means the real system. */
-function fileserverSubsystems(app: () => Appliance, sysroot: string, log: Logger): BoundSubsystem<RackPlan>[] {
+function fileserverSubsystems(app: Appliance, sysroot: string, log: Logger): BoundSubsystem<RackPlan>[] {
   const real = resolve(sysroot) === "/";
   const run = async (cmd: string, args: readonly string[]) => (await execa(cmd, args)).stdout;
   const interfaceFiles = new ManagedFiles("interface-files", join(sysroot, "etc/network/interfaces.d"), localFileStore);
@@ -50,7 +50,7 @@ function fileserverSubsystems(app: () => Appliance, sysroot: string, log: Logger
     if (real) await run("exportfs", ["-ra"]);
     else log.debug({ sysroot }, "exportfs skipped under a sysroot");
   });
-  const cfg = (): Config => app().config;
+  const cfg = (): Config => app.config;
   const links = new StorageLinks({ ip: (args) => run("ip", args), parent: () => cfg().fileserver.interface });
   return [
     bind(interfaceFiles, (plan: RackPlan) => (cfg().fileserver.manageInterfaces ? desiredInterfaceFiles(plan) : undefined)),
@@ -70,14 +70,12 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   }
   const metrics = new MetricsRegistry();
   const clock = { now: () => new Date() };
-  let appliance: Appliance | undefined;
-  appliance = new Appliance(first.config, {
+  const app = new Appliance(first.config, {
     log,
     clock,
     metrics,
-    subsystems: () => fileserverSubsystems(() => appliance!, opts.sysroot, log.child({ component: "fileserver" })),
+    subsystems: (self) => fileserverSubsystems(self, opts.sysroot, log.child({ component: "fileserver" })),
   });
-  const app = appliance;
 
   if (opts.dryRun) {
     process.stdout.write(`${JSON.stringify(await app.reconciler.dryRun(), null, 2)}\n`);
