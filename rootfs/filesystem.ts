@@ -36,15 +36,6 @@ export async function isBtrfsSubvolume(path: string): Promise<boolean> {
   return type === FsMagic.Btrfs && st.ino === BTRFS_SUBVOLUME_ROOT_INODE;
 }
 
-/**
- * Filesystem id (statfs f_fsid via `stat -f -c %i`). Needed because btrfs gives each subvolume its
- * own st_dev, so st_dev cannot tell whether two btrfs paths share a filesystem.
- */
-export async function fsIdOf(path: string, run: CommandRunner): Promise<string> {
-  const r = await run("stat", ["-f", "-c", "%i", path]);
-  return r.exitCode === 0 ? r.stdout.trim() : `unknown:${path}`;
-}
-
 /** Finds one small regular file under `root` to probe reflink support with (depth-first, bounded). */
 async function findProbeFile(root: string, budget = { left: 2000 }): Promise<string | undefined> {
   const dir = await opendir(root);
@@ -67,6 +58,8 @@ async function findProbeFile(root: string, budget = { left: 2000 }): Promise<str
 /** The chosen strategy and why, for the log line every clone writes. */
 export interface StrategyChoice {
   readonly strategy: CloneStrategy;
+  /** Strategies to fall back to, in order, if `strategy` fails (a snapshot across filesystems). */
+  readonly fallbacks: readonly CloneStrategy[];
   readonly reason: string;
   readonly sourceFs: string;
   readonly targetFs: string;
@@ -74,27 +67,35 @@ export interface StrategyChoice {
 
 /**
  * Picks the cheapest strategy that works from `source` into directory `targetDir`:
- * a btrfs snapshot when the golden image is a subvolume on the same btrfs filesystem; else a
- * reflink copy when a one-file `cp --reflink=always` probe succeeds (XFS with reflink=1, btrfs);
- * else a plain copy.
+ * a btrfs snapshot when the golden image is a subvolume and the target is on btrfs (whether both
+ * are on the same filesystem is only known by trying: btrfs folds the subvolume id into st_dev
+ * and f_fsid; a cross-filesystem snapshot fails at once with EXDEV, leaving nothing behind);
+ * else a reflink copy when a one-file `cp --reflink=always` probe succeeds (XFS with reflink=1,
+ * btrfs); else a plain copy.
  */
 export async function chooseCloneStrategy(source: string, targetDir: string, run: CommandRunner): Promise<StrategyChoice> {
   const [sourceType, targetType] = await Promise.all([fsTypeOf(source), fsTypeOf(targetDir)]);
   const base = { sourceFs: fsTypeName(sourceType), targetFs: fsTypeName(targetType) };
-  if (targetType === FsMagic.Btrfs && (await isBtrfsSubvolume(source))) {
-    const [a, b] = await Promise.all([fsIdOf(source, run), fsIdOf(targetDir, run)]);
-    if (a === b) return { ...base, strategy: "snapshot", reason: "golden image is a subvolume on the same btrfs filesystem" };
-  }
+  const snapshot = targetType === FsMagic.Btrfs && (await isBtrfsSubvolume(source));
+  const reflink = await probeReflink(source, targetDir, run);
+  const fallbacks: CloneStrategy[] = reflink.ok ? ["reflink", "copy"] : ["copy"];
+  if (snapshot) return { ...base, strategy: "snapshot", fallbacks, reason: "golden image is a btrfs subvolume and the target is on btrfs" };
+  if (reflink.ok) return { ...base, strategy: "reflink", fallbacks: ["copy"], reason: reflink.reason };
+  return { ...base, strategy: "copy", fallbacks: [], reason: reflink.reason };
+}
+
+/** Tries `cp --reflink=always` of one small file of `source` into `targetDir`. */
+async function probeReflink(source: string, targetDir: string, run: CommandRunner): Promise<{ ok: boolean; reason: string }> {
   const probeSource = await findProbeFile(source);
   if (probeSource) {
     const probe = join(targetDir, `.reflink-probe.${cryptoRandomBytes(4).toString("hex")}`);
     try {
       const r = await run("cp", ["--reflink=always", "--", probeSource, probe]);
-      if (r.exitCode === 0) return { ...base, strategy: "reflink", reason: "reflink probe succeeded" };
-      return { ...base, strategy: "copy", reason: `reflink probe failed: ${r.stderr.trim() || `exit ${r.exitCode}`}` };
+      if (r.exitCode === 0) return { ok: true, reason: "reflink probe succeeded" };
+      return { ok: false, reason: `reflink probe failed: ${r.stderr.trim() || `exit ${r.exitCode}`}` };
     } finally {
       await rm(probe, { force: true });
     }
   }
-  return { ...base, strategy: "copy", reason: "no regular file in the image to probe reflink with" };
+  return { ok: false, reason: "no regular file in the image to probe reflink with" };
 }

@@ -109,11 +109,16 @@ export async function importImage(opts: ImageImportOptions, deps: ImageDeps): Pr
   const final = join(opts.imagesDir, opts.name);
   try {
     if (source.isDirectory()) {
-      const choice = await chooseCloneStrategy(opts.source, tempDirFor(final), deps.run).catch(() => ({ strategy: "copy" as CloneStrategy }));
-      // A snapshot would make the image a subvolume directly; otherwise copy into a fresh subvolume/dir.
-      const tmp = choice.strategy === "snapshot" ? tempPathFor(final, tag(deps)) : await prepareTarget(final, opts.replace ?? false, deps);
-      if (choice.strategy === "snapshot") await prepareTarget(final, opts.replace ?? false, deps, tmp);
-      await cloneTree(opts.source, tmp, choice.strategy, { run: deps.run, onProgress: deps.onProgress, targetExists: choice.strategy !== "snapshot" });
+      const tmp = await prepareTarget(final, opts.replace ?? false, deps);
+      // Copied (reflinked where possible) into a fresh subvolume or directory, so later clones can snapshot it.
+      const choice = await chooseCloneStrategy(opts.source, tempDirFor(final), deps.run);
+      const strategy: CloneStrategy = choice.strategy === "snapshot" ? (choice.fallbacks[0] ?? "copy") : choice.strategy;
+      try {
+        await cloneTree(opts.source, tmp, strategy, { run: deps.run, onProgress: deps.onProgress, targetExists: true });
+      } catch (err) {
+        await removeTree(tmp, deps.run);
+        throw err;
+      }
       return await finishImport(tmp, final, started, deps);
     }
     const tmp = await prepareTarget(final, opts.replace ?? false, deps);
@@ -140,18 +145,20 @@ async function finishImport(tmp: string, final: string, started: number, deps: I
   }
 }
 
+const parentOf = (final: string): string => join(final, "..");
+
 const tag = (deps: ImageDeps): string => `${stampOf(deps.now?.() ?? new Date())}-${(deps.randomBytes ?? cryptoRandomBytes)(3).toString("hex")}`;
 
 /**
  * Creates the temporary target (a subvolume on btrfs, else a directory) after checking that the
- * image name is free or may be replaced. With `reserveOnly`, only the checks and parent dirs are done.
+ * image name is free or may be replaced.
  */
-async function prepareTarget(final: string, replace: boolean, deps: ImageDeps, reserveOnly?: string): Promise<string> {
+async function prepareTarget(final: string, replace: boolean, deps: ImageDeps): Promise<string> {
   if (!replace && (await lstat(final).then(() => true, () => false))) {
     throw new OperationError("IMAGE_EXISTS", `image ${final} already exists; pass replace to keep it aside and build a new one`);
   }
+  await mkdir(parentOf(final), { recursive: true, mode: 0o755 });
   await mkdir(tempDirFor(final), { recursive: true, mode: 0o700 });
-  if (reserveOnly) return reserveOnly;
   const tmp = tempPathFor(final, tag(deps));
   if ((await fsTypeOf(tempDirFor(final))) === FsMagic.Btrfs) await mustRun(deps, "btrfs", ["subvolume", "create", tmp]);
   else await mkdir(tmp, { mode: 0o755 });

@@ -5,7 +5,7 @@
  */
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { NotFoundError, OperationError } from "../appliance/errors.ts";
 import { chooseCloneStrategy } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
@@ -179,19 +179,22 @@ export class RootStore {
     }
     const files = renderRootFiles(spec);
     const tmpDir = tempDirFor(spec.exportPath);
+    // The exports directory stays traversable; only pirack's work area is private.
+    await mkdir(dirname(spec.exportPath), { recursive: true, mode: 0o755 });
     await mkdir(tmpDir, { recursive: true, mode: 0o700 });
     const random = this.deps.randomBytes ?? cryptoRandomBytes;
     const tmp = tempPathFor(spec.exportPath, `${stampOf(this.now())}-${random(3).toString("hex")}`);
     const choice =
       !this.opts.strategy || this.opts.strategy === "auto"
         ? await chooseCloneStrategy(image, tmpDir, this.deps.run)
-        : { strategy: this.opts.strategy, reason: "configured" };
+        : { strategy: this.opts.strategy, fallbacks: [] as CloneStrategy[], reason: "configured" };
     const log = this.deps.log;
     log.info({ port: spec.port, image, tmp, strategy: choice.strategy, reason: choice.reason }, "clone started");
     this.deps.onProgress?.({ phase: "clone", message: `cloning with ${choice.strategy}`, port: spec.port });
     const started = Date.now();
+    let strategy = choice.strategy;
     try {
-      await cloneTree(image, tmp, choice.strategy, { run: this.deps.run, onProgress: this.deps.onProgress, port: spec.port });
+      strategy = await this.cloneWithFallback(image, tmp, spec.port, [choice.strategy, ...choice.fallbacks]);
       this.deps.onProgress?.({ phase: "customise", message: "writing identity", port: spec.port });
       for (const f of files) await writeRootFile(tmp, f);
       if (identityFrom && (await hasHostKeys(identityFrom))) await copyIdentity(identityFrom, tmp);
@@ -206,8 +209,24 @@ export class RootStore {
       await removeTree(tmp, this.deps.run).catch(() => undefined);
       throw err;
     }
-    log.info({ port: spec.port, strategy: choice.strategy, ms: Date.now() - started }, "clone built");
-    return { tmp, strategy: choice.strategy };
+    log.info({ port: spec.port, strategy, ms: Date.now() - started }, "clone built");
+    return { tmp, strategy };
+  }
+
+  /** Clones with the first strategy that works; a failed attempt's partial tree is removed first. */
+  private async cloneWithFallback(image: string, tmp: string, port: number, strategies: readonly CloneStrategy[]): Promise<CloneStrategy> {
+    for (const [i, strategy] of strategies.entries()) {
+      try {
+        await cloneTree(image, tmp, strategy, { run: this.deps.run, onProgress: this.deps.onProgress, port });
+        return strategy;
+      } catch (err) {
+        const next = strategies[i + 1];
+        if (next === undefined) throw err;
+        this.deps.log.warn({ port, strategy, next, err }, "clone strategy failed, falling back");
+        await removeTree(tmp, this.deps.run);
+      }
+    }
+    throw new OperationError("CLONE_FAILED", `no clone strategy given for ${image}`);
   }
 
   private async freeOldPath(root: string): Promise<string> {
