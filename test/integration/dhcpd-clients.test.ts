@@ -122,3 +122,24 @@ describe.skipIf(!isRoot())("dhcpd with real clients on per-VLAN veths (needs roo
     expect(m.get("pirack_dhcp_interfaces_open")).toBe(3);
   });
 });
+
+describe.skipIf(!isRoot())("dhcpd in unicast reply mode (dnsmasq style; needs root)", () => {
+  const bed = new TestBed();
+  let fs = "";
+  let pi = "";
+
+  beforeAll(async () => {
+    fs = await bed.namespace("dufs");
+    pi = await bed.namespace("dup10");
+    await bed.veth({ left: { ns: fs, name: "eth0.10", address: "10.46.189.1/30" }, right: { ns: pi, name: "eth0", mac: "dc:a6:32:2e:f8:ed" } });
+  });
+  afterAll(() => bed.cleanup());
+
+  it("pins a permanent neighbour entry and unicasts OFFER/ACK to yiaddr at chaddr; udhcpc still binds", async () => {
+    await DhcpdProcess.start(bed, fs, { scopes: [scope10], settings: { replyAddressing: "unicast", pi3OfferDelayMs: 0 } });
+    const [offer, ack] = await replayRaw(bed, pi, "eth0", [dhcpFixture("pi4-discover"), dhcpFixture("pi4-request")]);
+    for (const x of [offer, ack]) expect(x?.reply).toMatchObject({ srcIp: "10.46.189.1", dstIp: "10.46.189.2", dstMac: "dc:a6:32:2e:f8:ed" });
+    expect(await ip("-n", fs, "neigh", "show", "dev", "eth0.10")).toMatch(/10\.46\.189\.2 lladdr dc:a6:32:2e:f8:ed PERMANENT/);
+    expect(await runUdhcpc(bed, pi, "eth0")).toMatchObject({ ip: "10.46.189.2", siaddr: "10.46.189.1" });
+  });
+});
