@@ -77,6 +77,40 @@ program
     process.exit(code);
   });
 
+/** Calls a running appliance's API; a refused connection is told apart from an API error. */
+async function callApi(base: string, path: string, init?: RequestInit): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, base), init);
+  } catch (err) {
+    throw new CliFailure(`no appliance answers at ${base} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`, 1);
+  }
+  const body = (await res.json().catch(() => undefined)) as { error?: string } | undefined;
+  if (!res.ok) throw new CliFailure(`${init?.method ?? "GET"} ${path}: ${res.status} ${body?.error ?? res.statusText}`, 1);
+  return body;
+}
+
+/** Renders rows as an aligned text table. */
+export function renderTable(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
+  const cell = (v: unknown) => (v === null || v === undefined ? "-" : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line([...columns]), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join("\n") + "\n";
+}
+
+const apiOption = () => new Option("--api <url>", "a running appliance's API").default("http://127.0.0.1:8067");
+
+program
+  .command("status")
+  .description("show every Pi port of a running appliance")
+  .addOption(apiOption())
+  .option("--json", "print JSON")
+  .action(async (opts: { api: string; json?: boolean }) => {
+    const pis = (await callApi(opts.api, "/api/v1/pis")) as Record<string, unknown>[];
+    if (opts.json) process.stdout.write(`${JSON.stringify(pis, null, 2)}\n`);
+    else process.stdout.write(renderTable(pis, ["port", "name", "vlan", "piAddress", "mac", "serial", "model", "power", "bootStage", "lastSeen"]));
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

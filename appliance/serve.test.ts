@@ -39,7 +39,10 @@ function logReader(child: ResultPromise) {
       try {
         const obj = JSON.parse(line) as Record<string, unknown>;
         lines.push(obj);
-        for (const w of waiters.splice(0)) (w.match(obj) ? w.resolve(obj) : waiters.push(w));
+        for (const w of waiters.splice(0)) {
+          if (w.match(obj)) w.resolve(obj);
+          else waiters.push(w);
+        }
       } catch {
         // not a log line (should not happen): kept out of the parsed list
       }
@@ -101,10 +104,21 @@ describe("pirack serve", () => {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('pirack_config_reloads_total{result="rejected"} 1');
 
+    const status = await execa("node", [pirack, "status", "--api", `http://127.0.0.1:${port}`]);
+    expect(status.stdout.split("\n")[0]).toMatch(/^port +name +vlan +piAddress +mac +serial +model +power +bootStage +lastSeen$/);
+    expect(status.stdout.split("\n")[1]).toMatch(/^1 +pi01 +10 +10\.46\.189\.2 +- +- +- +unknown +unseen +-$/);
+
     child.kill("SIGTERM");
     const result = await child;
     expect(result.exitCode).toBe(0);
     expect(log.lines.some((l) => l.msg === "stopped")).toBe(true);
+  });
+
+  it("status says plainly when no appliance answers", async () => {
+    dir = await mkdtemp(join(tmpdir(), "pirack-serve-"));
+    const r = await execa("node", [pirack, "status", "--api", `http://127.0.0.1:${await freePort()}`], { reject: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/no appliance answers at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   });
 
   it("refuses to start on a broken config, listing every problem", async () => {
