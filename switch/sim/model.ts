@@ -270,6 +270,8 @@ export class SimSwitchModel extends EventEmitter<{ event: [SimEvent] }> {
     if (port.linkUp === up) return;
     port.linkUp = up;
     port.lastChangeTicks = this.uptimeTicks();
+    this.touch();
+    this.emit("event", { kind: "link", port: port.bridgePort, ifIndex: port.ifIndex, up });
     if (!up) {
       // A link down flushes the addresses learned on that port (IEEE 802.1Q 8.8.3 topology change).
       for (const [key, e] of this.fdb) {
@@ -279,8 +281,6 @@ export class SimSwitchModel extends EventEmitter<{ event: [SimEvent] }> {
         }
       }
     }
-    this.touch();
-    this.emit("event", { kind: "link", port: port.bridgePort, ifIndex: port.ifIndex, up });
   }
 
   private learn(port: SimPort, mac: string): void {
