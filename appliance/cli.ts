@@ -71,9 +71,18 @@ program
   .option("--listen <host:port>", "API address", "127.0.0.1:8067")
   .option("--sysroot <dir>", "prefix for the fileserver's system files (tests, bench)", "/")
   .option("--dry-run", "print the actions one pass would take, as JSON, and exit")
-  .action(async (opts: { config: string; listen: string; sysroot: string; dryRun?: boolean }) => {
+  .option("--dhcp-port <port>", "DHCP server port (tests, bench)", "67")
+  .option("--tftp-listen <host:port>", "TFTP server address (tests, bench)", "0.0.0.0:69")
+  .action(async (opts: { config: string; listen: string; sysroot: string; dryRun?: boolean; dhcpPort: string; tftpListen: string }) => {
     const { serve } = await import("./main.ts");
-    const code = await serve({ configPath: resolve(opts.config), listen: opts.listen, sysroot: resolve(opts.sysroot), dryRun: opts.dryRun ?? false });
+    const code = await serve({
+      configPath: resolve(opts.config),
+      listen: opts.listen,
+      sysroot: resolve(opts.sysroot),
+      dryRun: opts.dryRun ?? false,
+      dhcpPort: Number(opts.dhcpPort),
+      tftpListen: opts.tftpListen,
+    });
     process.exit(code);
   });
 

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { startApi } from "./api.ts";
 import { Appliance } from "./appliance.ts";
+import { BootServices } from "./boot-services.ts";
 import { loadConfigFile } from "./config-file.ts";
 import type { Config } from "./config.ts";
 import { MetricsRegistry } from "./metrics.ts";
@@ -24,6 +25,9 @@ export interface ServeOptions {
   readonly sysroot: string;
   /** Print the actions a pass would take, as JSON, and exit. */
   readonly dryRun?: boolean;
+  /** DHCP port (67) and TFTP address (0.0.0.0:69); tests and the bench move them. */
+  readonly dhcpPort?: number;
+  readonly tftpListen?: string;
   readonly periodicPassMs?: number;
 }
 
@@ -84,6 +88,14 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
 
   const { host, port } = parseListen(opts.listen);
   const api = await startApi({ log: log.child({ component: "api" }), appliance: app, metrics }, host, port);
+  const tftpListen = parseListen(opts.tftpListen ?? "0.0.0.0:69");
+  const boot = new BootServices({
+    log,
+    metrics,
+    appliance: app,
+    listen: { dhcpPort: opts.dhcpPort ?? 67, tftpAddress: tftpListen.host, tftpPort: tftpListen.port },
+  });
+  await boot.start();
   log.info({ listen: opts.listen, config: opts.configPath, sysroot: opts.sysroot }, "appliance started");
 
   const reloads = metrics.counter("pirack_config_reloads_total", "Config reloads by result");
@@ -112,6 +124,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       log.info({ signal }, "shutting down");
       clearInterval(timer);
       await watcher.close();
+      await boot.stop();
       await new Promise<void>((r) => api.close(() => r()));
       api.closeAllConnections();
       log.info("stopped");

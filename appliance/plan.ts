@@ -14,8 +14,8 @@ import {
   renderStorageInterface,
 } from "./render.ts";
 
-/** Pi models the DHCP/TFTP layers can tell apart. */
-export type PiModel = "pi3" | "pi3b+" | "pi4" | "pi5" | "unknown";
+/** A Pi model as the DHCP layer names it from option 97 and the MAC ("3B", "3B+", "4B", "5", "3-family", ...). */
+export type PiModel = string;
 
 /** What the appliance learned about the Pi on a port (DHCP option 97, MAC, TFTP serial folder). */
 export interface LearnedPi {

@@ -77,7 +77,12 @@ describe("pirack serve", () => {
     const sysroot = join(dir, "sysroot");
     await writeFile(config, rackYaml("1-2"));
     const port = await freePort();
-    child = execa("node", [pirack, "serve", "--config", config, "--sysroot", sysroot, "--listen", `127.0.0.1:${port}`], { reject: false });
+    const tftpPort = await freePort();
+    child = execa(
+      "node",
+      [pirack, "serve", "--config", config, "--sysroot", sysroot, "--listen", `127.0.0.1:${port}`, "--dhcp-port", String(await freePort()), "--tftp-listen", `127.0.0.1:${tftpPort}`],
+      { reject: false },
+    );
     const log = logReader(child);
     await log.waitFor((l) => l.msg === "reconcile pass finished" && l.reason === "startup");
     const ifaces = join(sysroot, "etc/network/interfaces.d");

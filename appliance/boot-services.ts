@@ -1,0 +1,129 @@
+/**
+ * DHCP and TFTP wired to the appliance: scopes and per-Pi views come from the current plan, and what the
+ * servers see (a Pi's DISCOVER, its serial folder, the files it fetches) comes back as sightings.
+ */
+import type { Logger } from "pino";
+import type { Appliance, BootStage } from "./appliance.ts";
+import { DeviceSocketNetwork, DhcpServer, systemClock, type DhcpNetwork, type DhcpRequestEvent, type DhcpScope } from "./dhcpd/index.ts";
+import type { MetricsRegistry } from "./metrics.ts";
+import type { RackPlan } from "./plan.ts";
+import { TftpServer, type PiBootView, type TftpEvent } from "./tftpd/index.ts";
+
+/** Where the boot servers listen; production defaults are DHCP port 67 and TFTP 0.0.0.0:69. */
+export interface BootListen {
+  readonly dhcpPort: number;
+  readonly tftpAddress: string;
+  readonly tftpPort: number;
+}
+
+/** The DHCP scopes of a plan: one per storage VLAN interface. */
+export function dhcpScopes(plan: RackPlan): DhcpScope[] {
+  return plan.ports.map((p) => ({
+    port: p.port,
+    vlan: p.vlan,
+    interfaceName: p.interfaceName,
+    serverAddress: p.serverAddress,
+    clientAddress: p.piAddress,
+    netmask: p.netmask,
+  }));
+}
+
+/** The TFTP view of the Pi behind a client address, or null for an address that is not a Pi's /30 `.2`. */
+export function piBootView(plan: RackPlan, clientAddress: string): PiBootView | null {
+  const port = plan.ports.find((p) => p.piAddress === clientAddress);
+  if (!port) return null;
+  return { port: port.port, serial: port.serial ?? null, cmdline: port.files.cmdline, config: port.files.configTxt };
+}
+
+/** Boot stage a TFTP file marks: the kernel image and device trees come after the firmware has run. */
+export function stageOfFile(file: string): BootStage {
+  const name = file.split("/").pop() ?? file;
+  return /^(kernel.*\.img|vmlinuz.*|Image.*|initrd.*|initramfs.*|.*\.dtbo?|cmdline\.txt)$/i.test(name) ? "kernel" : "firmware";
+}
+
+/** A serial folder as the Pi firmware names it: 8 lower-case hex digits (Pi 4/5 may use the MAC instead). */
+const SERIAL_FOLDER = /^[0-9a-f]{8}$/;
+
+/** Running DHCP and TFTP servers bound to an appliance. */
+export class BootServices {
+  private readonly dhcp: DhcpServer;
+  private tftp: TftpServer | undefined;
+  private firmwareRoot: string;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly deps: {
+      readonly log: Logger;
+      readonly metrics: MetricsRegistry;
+      readonly appliance: Appliance;
+      readonly listen: BootListen;
+      readonly network?: DhcpNetwork;
+    },
+  ) {
+    const app = deps.appliance;
+    this.firmwareRoot = app.config.boot.firmware;
+    this.dhcp = new DhcpServer({
+      log: deps.log,
+      clock: systemClock,
+      metrics: deps.metrics,
+      network: deps.network ?? new DeviceSocketNetwork(),
+      scopes: () => dhcpScopes(app.plan),
+      port: deps.listen.dhcpPort,
+    });
+    this.dhcp.on("request", (e) => this.onDhcpRequest(e));
+    this.unsubscribe = app.onPlan((plan) => void this.onPlan(plan));
+  }
+
+  /** Starts both servers. */
+  async start(): Promise<void> {
+    await this.dhcp.start();
+    this.tftp = this.makeTftp();
+    await this.tftp.start();
+  }
+
+  /** Stops both servers. */
+  async stop(): Promise<void> {
+    this.unsubscribe();
+    await this.dhcp.stop();
+    await this.tftp?.stop();
+  }
+
+  private makeTftp(): TftpServer {
+    const app = this.deps.appliance;
+    const tftp = new TftpServer(
+      { firmwareRoot: this.firmwareRoot, address: this.deps.listen.tftpAddress, port: this.deps.listen.tftpPort },
+      { log: this.deps.log, metrics: this.deps.metrics, resolvePi: (address) => piBootView(app.plan, address) },
+    );
+    tftp.on("transfer", (e) => this.onTftp(e));
+    return tftp;
+  }
+
+  private async onPlan(plan: RackPlan): Promise<void> {
+    await this.dhcp.updateScopes(dhcpScopes(plan));
+    const firmware = this.deps.appliance.config.boot.firmware;
+    if (firmware !== this.firmwareRoot && this.tftp) {
+      // The firmware cache is keyed to its root: a new root means a new server (transfers in flight end).
+      this.firmwareRoot = firmware;
+      await this.tftp.stop();
+      this.tftp = this.makeTftp();
+      await this.tftp.start();
+    }
+  }
+
+  private onDhcpRequest(e: DhcpRequestEvent): void {
+    if (!e.isPi) return;
+    void this.deps.appliance.sighting({
+      port: e.port,
+      stage: "dhcp",
+      ...(e.mac ? { mac: e.mac } : {}),
+      ...(e.serial ? { serial: e.serial } : {}),
+      ...(e.model ? { model: e.model } : {}),
+    });
+  }
+
+  private onTftp(e: TftpEvent): void {
+    if (e.kind !== "request" || e.piPort === null) return;
+    const serial = e.serialFolder && SERIAL_FOLDER.test(e.serialFolder) ? e.serialFolder : undefined;
+    void this.deps.appliance.sighting({ port: e.piPort, stage: stageOfFile(e.file), ...(serial ? { serial } : {}) });
+  }
+}
