@@ -38,7 +38,7 @@ export function piBootView(plan: RackPlan, clientAddress: string): PiBootView | 
 /** Boot stage a TFTP file marks: the kernel image and device trees come after the firmware has run. */
 export function stageOfFile(file: string): BootStage {
   const name = file.split("/").pop() ?? file;
-  return /^(kernel.*\.img|vmlinuz.*|Image.*|initrd.*|initramfs.*|.*\.dtbo?|cmdline\.txt)$/i.test(name) ? "kernel" : "firmware";
+  return /^(kernel.*\.img|vmlinuz.*|Image.*|initrd.*|initramfs.*|.*\.dtbo?)$/i.test(name) ? "kernel" : "firmware";
 }
 
 /** A serial folder as the Pi firmware names it: 8 lower-case hex digits (Pi 4/5 may use the MAC instead). */
