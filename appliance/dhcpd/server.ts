@@ -122,7 +122,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     const identity = identifyPi({ mac, option97: request.options.get(DhcpOption.ClientMachineId), transactionId: request.transactionId });
     const log = this.log.child({ iface: scope.interfaceName, mac, xid: request.transactionId });
     this.counters.requests.inc({ type: messageType ?? "none" });
-    log.trace({ hex: encodeDhcpPacket(request).toString("hex") }, "packet received");
+    if (log.isLevelEnabled("trace")) log.trace({ hex: encodeDhcpPacket(request).toString("hex") }, "packet received");
 
     const knownPi = mac !== undefined && binding.knownPiMacs.has(mac);
     if (identity.isPi && mac) binding.rememberPi(mac);
