@@ -11,6 +11,7 @@ export { QBridgeSwitch } from "./driver.ts";
 export { SwitchMonitor, type SwitchMonitorOptions, type TrapListenOptions } from "./events.ts";
 export { describeChange, planSwitch, rackSwitchState, type SwitchPlan } from "./plan.ts";
 export { SnmpError } from "./snmp-client.ts";
+export { renderApplyResult, renderSwitchShow, switchShowRows, type SwitchShowRow } from "./show.ts";
 export { vendorProfiles, unsupportedSwitches } from "./profiles.ts";
 export { SimulatedSwitch, type SimSwitchOptions, type SimTrapTarget, type SimV3User } from "./sim/agent.ts";
 export type * from "./types.ts";

@@ -108,7 +108,7 @@ export function createSnmpClient(opts: SnmpClientOptions): SnmpClient {
         requests?.inc({ op: name, result: "ok" });
         return r;
       } catch (err) {
-        const e = translate(err, oids);
+        const e = translateSnmpError(err, oids);
         requests?.inc({ op: name, result: e.code });
         if (e.code !== "SNMP_TIMEOUT" || i >= retries) throw e;
         const pauseMs = backoffMs * 2 ** i;
@@ -158,10 +158,11 @@ export function createSnmpClient(opts: SnmpClientOptions): SnmpClient {
   };
 }
 
-function translate(err: unknown, oids: readonly string[]): SnmpError {
+/** Maps a net-snmp error onto a typed `SnmpError`. */
+export function translateSnmpError(err: unknown, oids: readonly string[]): SnmpError {
   if (err instanceof snmp.RequestTimedOutError) {
     // A wrong v2c community looks exactly like this (the agent stays silent, reference §4.2).
-    return new SnmpError("SNMP_TIMEOUT", `no answer from the switch for ${oids[0] ?? "request"} (switch down or wrong community)`, { cause: err });
+    return new SnmpError("SNMP_TIMEOUT", `no answer from the switch for ${oids[0] ?? "request"} (switch down, wrong community, or SNMPv3 credentials an agent drops silently)`, { cause: err });
   }
   if (err instanceof snmp.RequestFailedError) {
     const oid = /: (\S+)$/.exec(err.message)?.[1] ?? null;
