@@ -127,8 +127,10 @@ export class QBridgeSwitch implements SwitchDriver {
     return run;
   }
 
-  private async applyNow(desired: DesiredSwitchState): Promise<ApplyResult> {
+  private async applyNow(wanted: DesiredSwitchState): Promise<ApplyResult> {
     const inv = await this.discover();
+    // An unusable PoE map refuses PoE, not the VLAN work (power() reports the problem).
+    const desired = inv.poeProblem ? { ...wanted, ports: wanted.ports.map((p) => ({ ...p, poe: undefined })) } : wanted;
     const profile = this.profile(inv);
     let setRequests = 0;
     let usedStepwise = false;

@@ -26,8 +26,11 @@ export interface SwitchMonitorOptions {
   readonly log: Logger;
 }
 
-/** Emits `event` for every link or PoE change, `error` when a poll fails (polling continues). */
-export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; error: [Error] }> {
+/**
+ * Emits `event` for every link or PoE change and `pollFailed` when a poll fails (polling continues; not named
+ * "error", so a missing listener never throws and a switch outage cannot take the daemon down).
+ */
+export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; pollFailed: [Error] }> {
   private readonly log: Logger;
   private last = new Map<number, { linkUp: boolean; detection: string | null }>();
   private timer: NodeJS.Timeout | null = null;
@@ -98,7 +101,7 @@ export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; error: [
       this.last = now;
     } catch (err) {
       this.log.warn({ err }, "switch poll failed");
-      this.emit("error", err as Error);
+      this.emit("pollFailed", err as Error);
     }
   }
 
@@ -106,7 +109,8 @@ export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; error: [
     const inv = await this.driver.discover();
     const portOfIfIndex = new Map(inv.ports.map((p) => [p.ifIndex, p.bridgePort]));
     const rx = snmp.createReceiver({ port: t.port, address: t.address, includeAuthentication: false }, (err, n) => {
-      if (err) return this.log.debug({ err: { message: err.message } }, "trap dropped");
+      // Bad community/user or a socket error (e.g. the port is taken): logged, never fatal.
+      if (err) return this.log.warn({ err: { message: err.message } }, "trap receiver error");
       if (n) this.onTrap(n, portOfIfIndex);
     });
     const c = t.credentials;

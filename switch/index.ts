@@ -14,6 +14,8 @@ export { SnmpError } from "./snmp-client.ts";
 export { renderApplyResult, renderSwitchShow, switchShowRows, type SwitchShowRow } from "./show.ts";
 export { vendorProfiles, unsupportedSwitches } from "./profiles.ts";
 export { SimulatedSwitch, type SimSwitchOptions, type SimTrapTarget, type SimV3User } from "./sim/agent.ts";
+export { simPiMac, type SimDevice, type SimEvent } from "./sim/model.ts";
+export type { SimProfileName } from "./sim/profiles.ts";
 export type * from "./types.ts";
 
 /** Builds the driver for `config`, or null for `driver: none` (manage nothing on the switch). */

@@ -96,3 +96,16 @@ export const OperStatus = { up: 1, down: 2 } as const;
 export function oidSuffix(oid: string, base: string): string | null {
   return oid.startsWith(base + ".") ? oid.slice(base.length + 1) : null;
 }
+
+/** Parses "1.3.6" (or ".1.3.6") into numbers. */
+export const oidParts = (oid: string): number[] => oid.replace(/^\./, "").split(".").map(Number);
+
+/** Lexicographic comparison of two OIDs given as numbers (RFC 3416 §4.2.2 ordering). */
+export function compareOid(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}

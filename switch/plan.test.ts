@@ -93,6 +93,12 @@ describe("planSwitch", () => {
     );
   });
 
+  it("VLAN names are cut to the 32 octets of SnmpAdminString", () => {
+    const m = model("generic");
+    const plan = planSwitch({ ports: [{ port: 1, untaggedVlan: 7, taggedVlans: [], otherVlans: "remove" }], vlanNames: { 7: "x".repeat(40) } }, observedOf(m), inventoryOf(m));
+    expect(plan.creates).toEqual([{ vid: 7, name: "x".repeat(32) }]);
+  });
+
   it("the uplink keeps its untagged VLAN, PVID and operator VLANs", () => {
     const m = model("generic");
     m.addVlan(200, "ops", [23, 24], []);

@@ -108,7 +108,8 @@ export function planSwitch(desired: DesiredSwitchState, observed: ObservedSwitch
     let toE: Buffer = Buffer.from(fromE);
     let toU: Buffer = Buffer.from(fromU);
     if (!obs) {
-      const name = desired.vlanNames?.[vid] ?? `pirack-${vid}`;
+      // dot1qVlanStaticName is SnmpAdminString (SIZE(0..32)).
+      const name = Buffer.from(desired.vlanNames?.[vid] ?? `pirack-${vid}`).subarray(0, 32).toString("utf8").replace(/\uFFFD$/, "");
       creates.push({ vid, name });
       changes.push({ kind: "createVlan", vid, name });
     } else if (obs.rowStatus !== RowStatus.active && wanted.has(vid)) {

@@ -7,6 +7,7 @@ import snmp, { type Session, type Varbind } from "net-snmp";
 import type { Logger } from "pino";
 import { OperationError } from "../appliance/errors.ts";
 import type { MetricsRegistry } from "../appliance/metrics.ts";
+import { compareOid, oidParts } from "./oids.ts";
 import type { SnmpCredentials } from "./types.ts";
 
 /** SNMP failure with a stable code: SNMP_TIMEOUT, SNMP_SET_REJECTED, SNMP_AUTH_FAILED, SNMP_FAILED. */
@@ -144,6 +145,10 @@ export function createSnmpClient(opts: SnmpClientOptions): SnmpClient {
           if (vb.type === EndOfMibView || !vb.oid.startsWith(oid + ".")) {
             done = true;
             break;
+          }
+          // An agent answering a GETBULK with a non-increasing OID would make the walk loop forever.
+          if (compareOid(oidParts(vb.oid), oidParts(cursor)) <= 0) {
+            throw new SnmpError("SNMP_FAILED", `switch returned ${vb.oid} after ${cursor} while walking ${oid}: OIDs not increasing`);
           }
           out.push(vb);
           cursor = vb.oid;

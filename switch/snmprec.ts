@@ -5,7 +5,7 @@
 import type { Varbind } from "net-snmp";
 import { DecodeError } from "../appliance/errors.ts";
 import type { SnmpReader } from "./snmp-client.ts";
-import { compareOid, oidParts } from "./sim/view.ts";
+import { compareOid, oidParts } from "./oids.ts";
 
 /** Parses a recording into varbinds in OID order; throws `DecodeError` naming the bad line. */
 export function decodeSnmprec(text: string): Varbind[] {

@@ -9,7 +9,7 @@ import snmp, { type Agent, type RequestMessage, type Session, type User, type Va
 import type { Logger } from "pino";
 import { IfMib, Notification } from "../oids.ts";
 import { SimSwitchModel, type SimEvent, type SimModelOptions } from "./model.ts";
-import { simProfile, type SimProfileName } from "./profiles.ts";
+import { simProfile, type SimProfile, type SimProfileName } from "./profiles.ts";
 import { applySet, SetError, type SetVarbind } from "./set-rules.ts";
 import { buildView, nextIndex, oidParts, type ViewEntry } from "./view.ts";
 import { SimFaults } from "./faults.ts";
@@ -42,6 +42,8 @@ export interface SimSwitchOptions {
   readonly trapTargets?: readonly SimTrapTarget[];
   readonly log?: Logger;
   readonly model?: Omit<SimModelOptions, "profile" | "ports">;
+  /** Changes to the named profile (odd numberings, other validation) for tests. */
+  readonly profileOverrides?: Partial<SimProfile>;
 }
 
 const NoSuchObject = 128;
@@ -81,7 +83,7 @@ export class SimulatedSwitch {
 
   /** Starts the agent and resolves once its socket is bound. */
   static async start(opts: SimSwitchOptions): Promise<SimulatedSwitch> {
-    const model = new SimSwitchModel({ ...opts.model, profile: simProfile(opts.profile), ports: opts.ports });
+    const model = new SimSwitchModel({ ...opts.model, profile: { ...simProfile(opts.profile), ...opts.profileOverrides }, ports: opts.ports });
     let socket: Socket | undefined;
     // net-snmp's Listener turns port 0 into 161; a wrapped dgram module binds the port we really want.
     const dgramModule = {

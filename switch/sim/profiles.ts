@@ -19,8 +19,8 @@ export interface SimProfile {
   ifIndexOf(bridgePort: number): number;
   /** bridge port -> ifName. */
   ifNameOf(bridgePort: number): string;
-  /** bridge port -> POWER-ETHERNET-MIB `group.port` index. */
-  poeIndexOf(bridgePort: number, ifIndex: number): { group: number; port: number };
+  /** bridge port -> POWER-ETHERNET-MIB `group.port` index, or null for a port without PoE. */
+  poeIndexOf(bridgePort: number, ifIndex: number): { group: number; port: number } | null;
   /**
    * "pdu": the combined result of a whole SET PDU is checked (an A->B move in one PDU is fine);
    * "varbind": every varbind must leave a legal state on its own, so order inside a PDU matters (§1.5).

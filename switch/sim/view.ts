@@ -3,7 +3,9 @@
  * BRIDGE-MIB, Q-BRIDGE-MIB, POWER-ETHERNET-MIB, HP-ICF-POE-MIB on the procurve profile), sorted for
  * GETNEXT/GETBULK in lexicographic OID order (RFC 3416 §4.2.2).
  */
-import { BridgeMib, HpIcfPoe, IfMib, PoeMib, QBridge, System } from "../oids.ts";
+import { BridgeMib, compareOid, HpIcfPoe, IfMib, oidParts, PoeMib, QBridge, System } from "../oids.ts";
+
+export { compareOid, oidParts };
 import type { SimSwitchModel } from "./model.ts";
 
 /** BER tags used in the view. */
@@ -17,18 +19,6 @@ export interface ViewEntry {
   readonly value: unknown;
 }
 
-/** Parses "1.3.6" into numbers. */
-export const oidParts = (oid: string): number[] => oid.replace(/^\./, "").split(".").map(Number);
-
-/** Lexicographic comparison of two OIDs given as numbers. */
-export function compareOid(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number);
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
-}
 
 const macBytes = (mac: string): Buffer => Buffer.from(mac.replace(/:/g, ""), "hex");
 const macIndex = (mac: string): string => [...macBytes(mac)].join(".");

@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSwitchDriver, rackSwitchState, SimulatedSwitch, SwitchMonitor, type SwitchConfig, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
 import { parsePortListText, portsOf } from "../../switch/port-list.ts";
-import type { SimProfileName } from "../../switch/sim/profiles.ts";
+import type { SimProfile, SimProfileName } from "../../switch/sim/profiles.ts";
 
 const v3 = { name: "pirack", authKey: "auth-secret-1234", privKey: "priv-secret-5678" };
 const seed = rackSwitchState({ piPorts: [{ port: 1, vlan: 10, poe: true }, { port: 2, vlan: 11, poe: true }], publicVlan: 131, uplinkPort: 24 });
@@ -34,9 +34,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function rig(profile: SimProfileName, opts: { v3?: boolean; driverProfile?: SwitchConfig["profile"]; trapPort?: number } = {}) {
+async function rig(profile: SimProfileName, opts: { v3?: boolean; driverProfile?: SwitchConfig["profile"]; trapPort?: number; profileOverrides?: Partial<SimProfile> } = {}) {
   const sim = await SimulatedSwitch.start({
     profile,
+    profileOverrides: opts.profileOverrides,
     ports: 24,
     v3Users: [v3],
     trapTargets: opts.trapPort ? [{ host: "127.0.0.1", port: opts.trapPort, community: "traps" }] : [],
@@ -120,6 +121,17 @@ describe("apply the seed rack to the simulated switch", () => {
     expect(mem.text()).toContain("switch discovered");
     expect(mem.text()).not.toContain(v3.authKey);
     expect(mem.text()).not.toContain(v3.privKey);
+  });
+});
+
+describe("ambiguous PoE map", () => {
+  it("VLANs are still applied, PoE actions are refused", async () => {
+    // ifIndex = port + 1 and PSE ports 2-24: the PSE indexes fit both ifIndex and bridge port numbers.
+    const { driver, port } = await rig("generic", { profileOverrides: { ifIndexOf: (p) => p + 1, poeIndexOf: (p) => (p === 1 ? null : { group: 1, port: p }) } });
+    expect((await driver.discover()).poeProblem).toMatch(/ambiguous/);
+    await driver.apply(seed);
+    expect(await vlanByCli(port, 10)).toMatchObject({ egress: [1, 24], untagged: [1] });
+    await expect(driver.power(2, "cycle")).rejects.toMatchObject({ code: "SWITCH_POE_UNAVAILABLE" });
   });
 });
 
