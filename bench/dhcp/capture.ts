@@ -1,52 +1,69 @@
-/** Parses `tcpdump -i any -n -tt -l -v` DHCP output into per-exchange OFFER latencies. Pure. */
+/**
+ * Reads a `tcpdump -i any -w` capture (pcap, Linux cooked header v1 or v2) of DHCP traffic and pairs
+ * each DISCOVER received with the OFFER sent for the same xid. Pure. Writing a pcap instead of
+ * printing text keeps tcpdump from dropping packets when the machine is busy.
+ */
+import { decodeDhcpPacket } from "../../appliance/dhcpd/codec.ts";
+import { messageTypeOf } from "../../appliance/dhcpd/option-values.ts";
 
 /** One DHCP packet seen in the capture. */
 export interface CapturedPacket {
   readonly at: number; // seconds, kernel timestamp
-  readonly iface: string;
-  readonly direction: string; // "In", "B" (broadcast in), "Out", ...
-  readonly xid: string;
-  readonly type: string; // "Discover", "Offer", ...
+  readonly outgoing: boolean;
+  readonly xid: number;
+  readonly type: string; // "DISCOVER", "OFFER", ...
 }
 
-/** Splits tcpdump's verbose text into packets (a header line with a timestamp starts each). */
-export function parseTcpdump(text: string): CapturedPacket[] {
+const LINKTYPE_LINUX_SLL = 113;
+const LINKTYPE_LINUX_SLL2 = 276;
+const PACKET_OUTGOING = 4;
+
+/** DHCP packets in a pcap file; frames that are not IPv4/UDP/DHCP are skipped. */
+export function parsePcap(file: Buffer): CapturedPacket[] {
+  if (file.length < 24) return [];
+  const magic = file.readUInt32LE(0);
+  const nanos = magic === 0xa1b23c4d;
+  if (magic !== 0xa1b2c3d4 && !nanos) throw new Error(`not a little-endian pcap file (magic ${magic.toString(16)})`);
+  const linkType = file.readUInt32LE(20);
+  if (linkType !== LINKTYPE_LINUX_SLL && linkType !== LINKTYPE_LINUX_SLL2) throw new Error(`expected a Linux cooked capture (-i any), got link type ${linkType}`);
   const packets: CapturedPacket[] = [];
-  let current: { at: number; iface: string; direction: string; xid?: string; type?: string } | undefined;
-  const flush = () => {
-    if (current?.xid && current.type) packets.push(current as CapturedPacket);
-  };
-  for (const line of text.split("\n")) {
-    const head = /^(\d+\.\d+) (\S+)\s+(\S+)\s+IP /.exec(line);
-    if (head) {
-      flush();
-      current = { at: Number(head[1]), iface: head[2]!, direction: head[3]! };
-      continue;
+  for (let at = 24; at + 16 <= file.length; ) {
+    const seconds = file.readUInt32LE(at) + file.readUInt32LE(at + 4) / (nanos ? 1e9 : 1e6);
+    const length = file.readUInt32LE(at + 8);
+    const frame = file.subarray(at + 16, at + 16 + length);
+    at += 16 + length;
+    // SLL: pkttype(2) hatype(2) halen(2) addr(8) protocol(2); SLL2: protocol(2) rsv(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8).
+    const [headerBytes, protocol, packetType] =
+      linkType === LINKTYPE_LINUX_SLL ? [16, frame.readUInt16BE(14), frame.readUInt16BE(0)] : [20, frame.readUInt16BE(0), frame[10]];
+    if (protocol !== 0x0800 || frame.length < headerBytes + 28) continue;
+    const ip = frame.subarray(headerBytes);
+    if (ip[9] !== 17) continue;
+    const udp = ip.subarray((ip[0]! & 0x0f) * 4);
+    const ports = [udp.readUInt16BE(0), udp.readUInt16BE(2)];
+    if (!ports.includes(67)) continue;
+    try {
+      const dhcp = decodeDhcpPacket(udp.subarray(8));
+      packets.push({ at: seconds, outgoing: packetType === PACKET_OUTGOING, xid: dhcp.transactionId, type: messageTypeOf(dhcp) ?? "none" });
+    } catch {
+      // Truncated or foreign traffic on port 67 is not part of the measurement.
     }
-    if (!current) continue;
-    const xid = /xid (0x[0-9a-f]+)/.exec(line);
-    if (xid) current.xid = xid[1]!;
-    const type = /DHCP-Message \(53\), length 1: (\w+)/.exec(line);
-    if (type) current.type = type[1]!;
   }
-  flush();
   return packets;
 }
 
-/** OFFER latency per exchange: first DISCOVER received -> first OFFER sent, same interface and xid. */
-export function parseCapture(text: string): { offerLatenciesMs: number[] } {
-  const discovers = new Map<string, number>();
-  const offered = new Set<string>();
-  const offerLatenciesMs: number[] = [];
-  for (const p of parseTcpdump(text)) {
-    const key = `${p.iface} ${p.xid}`;
-    if (p.type === "Discover" && p.direction !== "Out" && !discovers.has(key)) discovers.set(key, p.at);
-    if (p.type === "Offer" && p.direction === "Out" && !offered.has(key) && discovers.has(key)) {
-      offered.add(key);
-      offerLatenciesMs.push((p.at - discovers.get(key)!) * 1000);
+/** OFFER latency per exchange: first DISCOVER received -> first OFFER sent with the same xid, in ms. */
+export function offerLatenciesMs(packets: readonly CapturedPacket[]): number[] {
+  const discovers = new Map<number, number>();
+  const offered = new Set<number>();
+  const latencies: number[] = [];
+  for (const p of packets) {
+    if (p.type === "DISCOVER" && !p.outgoing && !discovers.has(p.xid)) discovers.set(p.xid, p.at);
+    if (p.type === "OFFER" && p.outgoing && !offered.has(p.xid) && discovers.has(p.xid)) {
+      offered.add(p.xid);
+      latencies.push((p.at - discovers.get(p.xid)!) * 1000);
     }
   }
-  return { offerLatenciesMs };
+  return latencies;
 }
 
 /** The p-th percentile (nearest rank) of `values`; NaN for none. */

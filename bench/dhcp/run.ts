@@ -1,8 +1,8 @@
 /**
  * DHCP benchmark: 96 veth "VLANs" (eth0.10 ... eth0.105, one /30 each) in a fileserver namespace, 96
  * BusyBox udhcpc clients started at once in a client namespace. Measures, per server and round: time
- * until every client is bound, OFFER latency (DISCOVER in -> OFFER out on the same interface, from
- * tcpdump's kernel timestamps in the server namespace), server CPU time and peak RSS. Runs pirack's
+ * until every client is bound, OFFER latency (DISCOVER in -> OFFER out for the same xid, from the kernel
+ * timestamps of a tcpdump pcap taken in the server namespace), server CPU time and peak RSS. Runs pirack's
  * dhcpd and dnsmasq (configured equivalently: 96 interfaces, one /30 each, PXE menu, no ping)
  * interleaved in the same invocation and prints the ratios. Each server instance gets one uncounted
  * warm-up round first.
@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { TestBed, waitFor } from "../../test/support/netns.ts";
 import type { DhcpScope } from "../../appliance/dhcpd/index.ts";
-import { parseCapture, percentile } from "./capture.ts";
+import { offerLatenciesMs, parsePcap, percentile } from "./capture.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const { values: cli } = parseArgs({ options: { clients: { type: "string", default: "96" }, rounds: { type: "string", default: "3" } } });
@@ -66,6 +66,7 @@ async function startDnsmasq(bed: TestBed, fs: string, scopes: DhcpScope[], dir: 
 }
 
 interface RoundResult {
+  droppedByKernel: number;
   allBoundMs: number;
   bound: number;
   offerLatenciesMs: number[];
@@ -76,7 +77,8 @@ interface RoundResult {
 /** One round: capture on, 96 udhcpc at once, wait for all, capture off. */
 async function round(bed: TestBed, fs: string, clientNs: string, server: Server): Promise<RoundResult> {
   await execa("ip", ["-n", clientNs, "-batch", "-"], { input: Array.from({ length: CLIENTS }, (_, i) => `addr flush dev c${i + 1}`).join("\n") });
-  const capture = execa("ip", ["netns", "exec", fs, "tcpdump", "-i", "any", "-n", "-tt", "-l", "-v", "udp and (port 67 or port 68)"], { reject: false, buffer: true });
+  const pcapFile = join(tmpdir(), `pirack-bench-dhcp-${server.name}-${process.pid}-${Date.now()}.pcap`);
+  const capture = execa("ip", ["netns", "exec", fs, "tcpdump", "-i", "any", "--immediate-mode", "-B", "8192", "-s", "600", "-n", "-w", pcapFile, "udp and (port 67 or port 68)"], { reject: false, buffer: true });
   let listening = false;
   capture.stderr!.on("data", (chunk: Buffer) => (listening ||= chunk.toString().includes("listening")));
   await waitFor(() => (listening ? true : undefined), "tcpdump listening", 10_000);
@@ -90,9 +92,11 @@ async function round(bed: TestBed, fs: string, clientNs: string, server: Server)
   const after = await usage(server.pid);
   capture.kill("SIGINT");
   const dump = await capture;
-  const latencies = parseCapture(String(dump.stdout)).offerLatenciesMs;
+  const dropped = /(\d+) packets dropped by kernel/.exec(String(dump.stderr))?.[1];
+  const latencies = offerLatenciesMs(parsePcap(await readFile(pcapFile)));
+  if (!process.env.BENCH_KEEP_PCAP) await rm(pcapFile, { force: true });
   const ticksPerMs = 100 / 1000; // USER_HZ = 100 on Linux
-  return { allBoundMs, bound: results.filter((r) => r.exitCode === 0).length, offerLatenciesMs: latencies, cpuMs: (after.cpuTicks - before.cpuTicks) / ticksPerMs, peakRssMb: after.peakRssKb / 1024 };
+  return { droppedByKernel: Number(dropped ?? 0), allBoundMs, bound: results.filter((r) => r.exitCode === 0).length, offerLatenciesMs: latencies, cpuMs: (after.cpuTicks - before.cpuTicks) / ticksPerMs, peakRssMb: after.peakRssKb / 1024 };
 }
 
 async function main(): Promise<void> {
@@ -141,6 +145,7 @@ function report(results: Record<string, RoundResult[]>): void {
       offers: lat.length,
       cpuMs: median(rs.map((r) => r.cpuMs)),
       peakRssMb: Math.max(...rs.map((r) => r.peakRssMb)),
+      captureDrops: rs.reduce((n, r) => n + r.droppedByKernel, 0),
     };
   };
   const ours = summary(results.pirack!);
@@ -154,6 +159,7 @@ function report(results: Record<string, RoundResult[]>): void {
     ["OFFERs measured", "offers"],
     ["server CPU per round, median ms", "cpuMs"],
     ["server peak RSS MB", "peakRssMb"],
+    ["tcpdump drops (all rounds)", "captureDrops"],
   ];
   console.log(`DHCP benchmark: ${CLIENTS} VLAN interfaces, ${CLIENTS} udhcpc at once, ${ROUNDS} rounds per server (interleaved)`);
   console.log(["metric".padEnd(34), "pirack".padStart(10), "dnsmasq".padStart(10), "ratio".padStart(8)].join(" "));
