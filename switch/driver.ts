@@ -61,6 +61,7 @@ const maxRounds = 3;
 export class QBridgeSwitch implements SwitchDriver {
   private readonly client: SnmpClient;
   private readonly log: Logger;
+  private readonly metrics: MetricsRegistry | undefined;
   private readonly sleep: Sleep;
   private readonly now: () => number;
   private inventory: Inventory | null = null;
@@ -74,6 +75,7 @@ export class QBridgeSwitch implements SwitchDriver {
     this.log = deps.log.child({ component: "switch", host: config.host, port: config.port ?? 161 });
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.now = deps.now ?? Date.now;
+    this.metrics = deps.metrics;
     this.client =
       deps.client ??
       createSnmpClient({
@@ -107,7 +109,24 @@ export class QBridgeSwitch implements SwitchDriver {
   /** Reads the switch's actual state. */
   async observe(): Promise<ObservedSwitch> {
     const inv = await this.discover();
-    return readObserved(this.client, inv, this.profile(inv), { poe: this.config.poe });
+    const observed = await readObserved(this.client, inv, this.profile(inv), { poe: this.config.poe });
+    this.record(observed);
+    return observed;
+  }
+
+  /** Link, PoE power and PSE gauges for `GET /metrics`. */
+  private record(o: ObservedSwitch): void {
+    if (!this.metrics) return;
+    const link = this.metrics.gauge("pirack_switch_port_link_up", "1 when the switch port's link is up");
+    const watts = this.metrics.gauge("pirack_switch_port_poe_watts", "PoE power drawn on the port, where the switch reports it");
+    const delivering = this.metrics.gauge("pirack_switch_port_poe_delivering", "1 when the port delivers PoE power");
+    for (const [port, up] of o.linkUp) link.set(up ? 1 : 0, { port: String(port) });
+    for (const [port, p] of o.poe) {
+      delivering.set(p.detection === "deliveringPower" ? 1 : 0, { port: String(port) });
+      if (p.watts !== null) watts.set(p.watts, { port: String(port) });
+    }
+    if (o.pse?.consumptionWatts != null) this.metrics.gauge("pirack_switch_pse_consumption_watts", "PoE power drawn from the switch's PSE").set(o.pse.consumptionWatts);
+    if (o.pse?.budgetWatts != null) this.metrics.gauge("pirack_switch_pse_budget_watts", "nominal PoE budget of the switch's PSE").set(o.pse.budgetWatts);
   }
 
   /** Plans without writing (`pirack plan`, dry runs). */
@@ -187,6 +206,7 @@ export class QBridgeSwitch implements SwitchDriver {
   }
 
   private async poePort(port: number): Promise<{ index: string; ifIndex: number }> {
+    if (!this.config.poe) throw new OperationError("SWITCH_POE_DISABLED", `port ${port}: PoE control is off in the config (switch.poe: false)`);
     const inv = await this.discover();
     const info = inv.ports.find((p) => p.bridgePort === port);
     if (!info) throw new NotFoundError("SWITCH_UNKNOWN_PORT", `port ${port} is not a bridge port of the switch`);

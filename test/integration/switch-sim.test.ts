@@ -7,6 +7,7 @@ import { createSocket } from "node:dgram";
 import { Writable } from "node:stream";
 import { execa } from "execa";
 import { pino } from "pino";
+import { MetricsRegistry } from "../../appliance/metrics.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSwitchDriver, rackSwitchState, SimulatedSwitch, SwitchMonitor, type SwitchConfig, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
 import { parsePortListText, portsOf } from "../../switch/port-list.ts";
@@ -59,9 +60,10 @@ async function rig(profile: SimProfileName, opts: { v3?: boolean; driverProfile?
     retries: 2,
     backoffMs: 10,
   };
-  const driver = createSwitchDriver(config, { log: mem.log }) as SwitchDriver;
+  const metrics = new MetricsRegistry();
+  const driver = createSwitchDriver(config, { log: mem.log, metrics }) as SwitchDriver;
   cleanups.push(() => driver.close());
-  return { sim, driver, port, mem };
+  return { sim, driver, port, mem, metrics };
 }
 
 const cli = async (tool: "snmpget" | "snmpwalk" | "snmpset", port: number, args: string[], auth: "v2c" | "v3" = "v2c") => {
@@ -224,7 +226,11 @@ describe("power and events", () => {
   });
 
   it("reads PoE status, PSE budget and the FDB; the CLI sees PoE off after power off", async () => {
-    const { driver, port } = await rig("procurve");
+    const { driver, port, metrics } = await rig("procurve");
+    await driver.observe();
+    expect(metrics.render()).toContain('pirack_switch_port_poe_delivering{port="1"} 1');
+    expect(metrics.render()).toContain("pirack_switch_pse_budget_watts 195");
+    expect(metrics.render()).toMatch(/pirack_switch_snmp_requests_total\{op="getbulk",result="ok"\} \d+/);
     const before = await driver.poeStatus();
     expect(before.pse).toMatchObject({ budgetWatts: 195, operStatus: "on" });
     expect(before.ports.find((p) => p.port === 1)).toMatchObject({ adminOn: true, detection: "deliveringPower", powerClass: 4 });
