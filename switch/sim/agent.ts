@@ -62,6 +62,7 @@ export class SimulatedSwitch {
   private readonly v3Names = new Set<string>();
   private readonly trapSessions: Session[] = [];
   private viewCache: { revision: number; view: ViewEntry[] } | null = null;
+  private readonly delayed = new Set<NodeJS.Timeout>();
   private readonly log: Logger | undefined;
 
   private constructor(opts: SimSwitchOptions, agent: Agent, socket: Socket, model: SimSwitchModel) {
@@ -145,13 +146,14 @@ export class SimulatedSwitch {
   /** Stops the agent, the trap sessions and the model's timers. */
   async close(): Promise<void> {
     this.model.close();
+    for (const t of this.delayed) clearTimeout(t);
     for (const s of this.trapSessions) s.close();
     await new Promise<void>((resolve) => this.agent.close(() => resolve()));
   }
 
   private view(): ViewEntry[] {
     if (this.viewCache?.revision !== this.model.revision) this.viewCache = { revision: this.model.revision, view: buildView(this.model) };
-    // sysUpTime moves without a revision bump; it is cheap to patch in place.
+    // sysUpTime moves without a revision bump; read() substitutes the live value.
     return this.viewCache.view;
   }
 
@@ -179,9 +181,21 @@ export class SimulatedSwitch {
       const kind = message.pdu.type === snmp.PduType.SetRequest ? "set" : "get";
       const fault = this.faults.onRequest(kind, message.pdu.varbinds.map((v) => v.oid));
       if (fault.drop) return;
-      const respond = (): void => this.respond(socket, message, rinfo, level, fault.nonSticky, fault.reject);
-      if (fault.delayMs > 0) setTimeout(respond, fault.delayMs);
-      else respond();
+      const respond = (): void => {
+        try {
+          this.respond(socket, message, rinfo, level, fault.nonSticky, fault.reject);
+        } catch (err) {
+          // A delayed answer may find the socket closed; never let that kill the process.
+          this.log?.warn({ err }, "simulator answer not sent");
+        }
+      };
+      if (fault.delayMs > 0) {
+        const t = setTimeout(() => {
+          this.delayed.delete(t);
+          respond();
+        }, fault.delayMs);
+        this.delayed.add(t);
+      } else respond();
     } catch (err) {
       // A bad request must never kill the simulator (reference §4.4 item 7).
       this.log?.error({ err }, "simulator request failed");

@@ -167,6 +167,15 @@ describe("faults", () => {
     expect(r.rounds).toBe(1);
   });
 
+  it("a SET answered after the timeout is retried; the duplicate SET is harmless (absolute values)", async () => {
+    const { sim, driver, port } = await rig("generic");
+    sim.faults.delay(1, 600, { kind: "set" }); // longer than setTimeoutMs 300: answered, but too late
+    const r = await driver.apply(seed);
+    expect(sim.faults.injected.delayed).toBe(1);
+    expect(r.rounds).toBe(1);
+    expect(await vlanByCli(port, 10)).toMatchObject({ egress: [1, 24], untagged: [1] });
+  });
+
   it("gives up with SNMP_TIMEOUT when the switch stays silent", async () => {
     const { sim, driver } = await rig("generic");
     await driver.discover();
