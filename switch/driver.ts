@@ -9,7 +9,7 @@ import type { MetricsRegistry } from "../appliance/metrics.ts";
 import { readInventory } from "./discovery.ts";
 import { readFdb, readLinks, readObserved, readPoe, readPse, readVlans } from "./observe.ts";
 import { detectionName, Detection, IfMib, PoeMib } from "./oids.ts";
-import { createVarbinds, describeChange, onePduVarbinds, planSwitch, poeVarbind, stepwiseSets, vlanWorkEmpty, type SwitchPlan } from "./plan.ts";
+import { activateVarbind, createVarbinds, describeChange, onePduVarbinds, planSwitch, poeVarbind, stepwiseSets, vlanWorkEmpty, type SwitchPlan } from "./plan.ts";
 import { selectProfile, type VendorProfile } from "./profiles.ts";
 import { createSnmpClient, SnmpError, type SnmpClient, type Sleep } from "./snmp-client.ts";
 import type { ApplyResult, DesiredSwitchState, FdbEntry, Inventory, ObservedSwitch, PoePortStatus, PowerAction, PowerStep, PsePower, SwitchChange, SwitchConfig } from "./types.ts";
@@ -201,7 +201,7 @@ export class QBridgeSwitch implements SwitchDriver {
         for (const vbs of createVarbinds(c.vid, c.name, "createAndWait")) await set(vbs);
       }
     }
-    for (const vid of plan.activations) await set(createVarbinds(vid, "", "createAndWait")[2] ?? []);
+    for (const vid of plan.activations) await set([activateVarbind(vid)]);
     for (const step of stepwiseSets(plan)) await set(step);
   }
 

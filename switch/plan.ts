@@ -163,10 +163,13 @@ export function createVarbinds(vid: number, name: string, mode: "createAndGo" | 
   return [[rowStatus(vid, RowStatus.createAndWait)], [vlanName(vid, name)], [rowStatus(vid, RowStatus.active)]];
 }
 
+/** RowStatus active(1) for a row left notInService (an interrupted createAndWait). */
+export const activateVarbind = (vid: number): PlannedVarbind => rowStatus(vid, RowStatus.active);
+
 /** The whole VLAN/PVID plan as one SET PDU: creates first; PVIDs before the PortLists on AOS-S. */
 export function onePduVarbinds(plan: SwitchPlan, profile: VendorProfile): PlannedVarbind[] {
   const creates = plan.creates.flatMap((c) => createVarbinds(c.vid, c.name, "createAndGo").flat());
-  const activations = plan.activations.map((vid) => rowStatus(vid, RowStatus.active));
+  const activations = plan.activations.map(activateVarbind);
   const egress = plan.lists.filter((l) => !l.egress.to.equals(l.egress.from)).map((l) => egressVb(l.vid, l.egress.to));
   const untagged = plan.lists.filter((l) => !l.untagged.to.equals(l.untagged.from)).map((l) => untaggedVb(l.vid, l.untagged.to));
   const pvids = plan.pvids.map((p) => pvidVb(p.port, p.to));

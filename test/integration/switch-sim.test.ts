@@ -176,6 +176,17 @@ describe("faults", () => {
     expect(await vlanByCli(port, 10)).toMatchObject({ egress: [1, 24], untagged: [1] });
   });
 
+  it("a VLAN row left notInService by an interrupted createAndWait is activated", async () => {
+    const { driver, port } = await rig("strict");
+    const wait = await cli("snmpset", port, ["1.3.6.1.2.1.17.7.1.4.3.1.5.10", "i", "5"]);
+    expect(wait.exitCode, wait.stderr).toBe(0);
+    const r = await driver.apply(seed);
+    expect(r.changes).toContainEqual({ kind: "activateVlan", vid: 10 });
+    const status = await cli("snmpget", port, ["1.3.6.1.2.1.17.7.1.4.3.1.5.10"]);
+    expect(status.stdout).toMatch(/INTEGER: 1$/);
+    expect(await vlanByCli(port, 10)).toMatchObject({ egress: [1, 24], untagged: [1] });
+  });
+
   it("gives up with SNMP_TIMEOUT when the switch stays silent", async () => {
     const { sim, driver } = await rig("generic");
     await driver.discover();
