@@ -1,4 +1,5 @@
 /** Pure planning for both exports backends: (desired, observed) -> ordered actions, empty when in sync. */
+import { dirname } from "node:path";
 import { exportSatisfies, renderExportsFile } from "./exports-file.ts";
 import { renderGaneshaExportsFile } from "./ganesha-config.ts";
 import type { ExportAction, ExportSpec, ObservedExports } from "./types.ts";
@@ -16,7 +17,9 @@ export function describeExportAction(action: ExportAction): string {
 /**
  * Kernel nfsd: write the file when its bytes differ, then `exportfs -ra` when the file changed or
  * the live table (exportfs -v) lacks a desired export or still holds one pirack no longer wants.
- * Live exports of paths pirack never wrote (the operator's own /etc/exports) are left alone.
+ * pirack owns the live exports in its file and those in the directories its exports live in
+ * (`paths.exports`), so a Pi dropped from the file before a crash is still unexported next pass;
+ * exports elsewhere (the operator's own /etc/exports) are left alone.
  */
 export function planKernelExports(filePath: string, desired: readonly ExportSpec[], observed: ObservedExports): ExportAction[] {
   const text = renderExportsFile(desired);
@@ -24,8 +27,11 @@ export function planKernelExports(filePath: string, desired: readonly ExportSpec
   if (observed.fileText !== text) actions.push({ kind: "writeExportsFile", path: filePath, text, count: desired.length });
   const live = observed.live ?? [];
   const missing = desired.filter((d) => !live.some((l) => exportSatisfies(l, d)));
-  const ours = new Set([...(observed.file ?? []), ...desired].map((s) => s.path));
-  const stale = live.filter((l) => ours.has(l.path) && !desired.some((d) => d.path === l.path && d.clientAddress === l.clientAddress));
+  const known = [...(observed.file ?? []), ...desired];
+  const paths = new Set(known.map((s) => s.path));
+  const dirs = new Set(known.map((s) => dirname(s.path)));
+  const ours = (path: string) => paths.has(path) || dirs.has(dirname(path));
+  const stale = live.filter((l) => ours(l.path) && !desired.some((d) => d.path === l.path && d.clientAddress === l.clientAddress));
   const reasons = [
     ...(actions.length ? ["file changed"] : []),
     ...(missing.length ? [`${missing.length} not exported`] : []),
