@@ -12,6 +12,8 @@ export interface DhcpMetrics {
   /** Decoded requests not answered, by `reason`. */
   readonly ignored: Counter;
   readonly sendErrors: Counter;
+  /** Unicast replies that fell back to broadcast because the neighbour entry could not be set. */
+  readonly neighbourErrors: Counter;
   /** Unexpected failures while handling a decoded request (bugs; the packet is dropped). */
   readonly errors: Counter;
   readonly interfacesOpen: Gauge;
@@ -25,6 +27,7 @@ export function createDhcpMetrics(registry: MetricsRegistry): DhcpMetrics {
     malformed: registry.counter("pirack_dhcp_malformed_total", "Datagrams on port 67 dropped because they are not valid DHCP"),
     ignored: registry.counter("pirack_dhcp_ignored_total", "DHCP requests deliberately not answered, by reason"),
     sendErrors: registry.counter("pirack_dhcp_send_errors_total", "DHCP replies that could not be sent"),
+    neighbourErrors: registry.counter("pirack_dhcp_neighbour_errors_total", "Unicast replies broadcast instead because the neighbour entry failed"),
     errors: registry.counter("pirack_dhcp_errors_total", "Unexpected failures while handling a DHCP request"),
     interfacesOpen: registry.gauge("pirack_dhcp_interfaces_open", "Interfaces with a listening DHCP socket"),
   };

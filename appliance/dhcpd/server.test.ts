@@ -220,3 +220,17 @@ describe("DhcpServer", () => {
     await server.stop();
   });
 });
+
+describe("DhcpServer unicast fallback", () => {
+  it("broadcasts when the neighbour entry cannot be set, and counts it", async () => {
+    const { network, metrics, server } = await setup({ replyAddressing: "unicast", pi3OfferDelayMs: 0 });
+    network.setNeighbour = async () => {
+      throw new Error("RTNETLINK answers: Operation not permitted");
+    };
+    network.deliver("eth0.10", dhcpFixture("pi4-discover"));
+    await flush();
+    expect(network.sent.map((s) => `${s.address}:${s.port}`)).toEqual(["255.255.255.255:68"]);
+    expect(metrics.counter("pirack_dhcp_neighbour_errors_total", "").get()).toBe(1);
+    await server.stop();
+  });
+});

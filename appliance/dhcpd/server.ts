@@ -12,7 +12,7 @@ import { DhcpOption, DhcpPort } from "./constants.ts";
 import type { DhcpNetwork } from "./device-socket.ts";
 import { InterfaceBindings, type Binding } from "./interface-bindings.ts";
 import { ipv4Option, macOfPacket, messageTypeOf, textOption } from "./option-values.ts";
-import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings, type ReplyDestination } from "./policy.ts";
+import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
 import { identifyPi } from "./raspberry-pi.ts";
 import type { DhcpServerEvents } from "./events.ts";
 import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
@@ -176,19 +176,29 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       log.debug({ type: decision.messageType }, "reply dropped: interface closed");
       return;
     }
+    let address = destination.kind === "broadcast" ? "255.255.255.255" : destination.address;
+    if (destination.kind === "unicast" && destination.neighbour) {
+      try {
+        await binding.ensureNeighbour(destination.neighbour.address, destination.neighbour.mac);
+      } catch (err) {
+        // Without the neighbour entry a unicast would wait for an ARP answer the client cannot give yet;
+        // a broadcast still reaches it (RFC 2131 §4.1 allows either when the broadcast flag is clear).
+        this.counters.neighbourErrors.inc();
+        log.warn({ err }, "neighbour entry failed, broadcasting the reply instead");
+        address = "255.255.255.255";
+      }
+    }
     try {
-      if (destination.kind === "unicast" && destination.neighbour) await binding.ensureNeighbour(destination.neighbour.address, destination.neighbour.mac);
-      const address = destination.kind === "broadcast" ? "255.255.255.255" : destination.address;
       await socket.send(bytes, destination.port, address);
     } catch (err) {
       this.counters.sendErrors.inc();
-      log.warn({ err, type: decision.messageType, to: describeDestination(destination) }, "reply send failed");
+      log.warn({ err, type: decision.messageType, to: `${address}:${destination.port}` }, "reply send failed");
       return;
     }
     this.counters.replies.inc({ type: decision.messageType });
     const { scope } = binding;
     const level = decision.messageType === "NAK" ? "warn" : "info";
-    log[level]({ type: decision.messageType, yiaddr: decision.packet.yourAddress, to: describeDestination(destination), nakReason: decision.nakReason }, "reply sent");
+    log[level]({ type: decision.messageType, yiaddr: decision.packet.yourAddress, to: `${address}:${destination.port}`, nakReason: decision.nakReason }, "reply sent");
     this.safeEmit("reply", {
       port: scope.port,
       vlan: scope.vlan,
@@ -197,7 +207,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       messageType: decision.messageType,
       transactionId: decision.packet.transactionId,
       yourAddress: decision.packet.yourAddress,
-      destination: describeDestination(destination),
+      destination: `${address}:${destination.port}`,
       at: this.deps.clock.now(),
     });
   }
@@ -212,4 +222,3 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   }
 }
 
-const describeDestination = (d: ReplyDestination): string => (d.kind === "broadcast" ? `255.255.255.255:${d.port}` : `${d.address}:${d.port}`);

@@ -42,9 +42,17 @@ export class DhcpdProcess {
     });
   }
 
-  /** Starts the server in `ns` and waits for its "ready" line. */
-  static async start(bed: TestBed, ns: string, config: DhcpdRunConfig): Promise<DhcpdProcess> {
-    const child = bed.spawn(ns, "node", ["--import", "tsx", join(repoRoot, "appliance/dhcpd/standalone.ts"), JSON.stringify(config)]);
+  /**
+   * Starts the server in `ns` and waits for its "ready" line. With `privileges`, it runs as that uid with
+   * only the listed capabilities (ambient, so `ip neigh` children get them too), through setpriv(1).
+   */
+  static async start(bed: TestBed, ns: string, config: DhcpdRunConfig, privileges?: { uid: number; caps: string[] }): Promise<DhcpdProcess> {
+    const node = ["node", "--import", "tsx", join(repoRoot, "appliance/dhcpd/standalone.ts"), JSON.stringify(config)];
+    const caps = privileges?.caps.map((c) => `+${c}`).join(",") || "-all";
+    const command = privileges
+      ? ["setpriv", `--reuid=${privileges.uid}`, `--regid=${privileges.uid}`, "--clear-groups", `--inh-caps=-all${caps === "-all" ? "" : `,${caps}`}`, ...(caps === "-all" ? [] : [`--ambient-caps=${caps}`]), ...node]
+      : node;
+    const child = bed.spawn(ns, command[0]!, command.slice(1));
     const p = new DhcpdProcess(child);
     await p.waitForEvent((e) => e.event === "ready", "dhcpd ready", 20_000);
     return p;
