@@ -29,6 +29,9 @@ describe.skipIf(!isRoot())("dhcpd with real clients on per-VLAN veths (needs roo
   const link = (pi: string, vlan: number, serverCidr: string, mac: string) =>
     bed.veth({ left: { ns: fs, name: `eth0.${vlan}`, address: serverCidr }, right: { ns: pi, name: "eth0", mac } });
 
+  /** Interfaces on which the server saw requests from, or sent replies to, `mac`. */
+  const interfacesSeenFor = (mac: string) => [...new Set(server.events.filter((e) => (e.event === "request" || e.event === "reply") && e.mac === mac).map((e) => e.interfaceName))];
+
   /** Forgets whatever address a previous client put on a Pi's eth0. */
   const resetClient = (pi: string) => ip("-n", pi, "addr", "flush", "dev", "eth0");
 
@@ -53,6 +56,9 @@ describe.skipIf(!isRoot())("dhcpd with real clients on per-VLAN veths (needs roo
     const [a, b] = await Promise.all([runUdhcpc(bed, pi10, "eth0"), runUdhcpc(bed, pi11, "eth0")]);
     expect(a).toMatchObject({ ip: "10.46.189.2", siaddr: "10.46.189.1", tftp: "10.46.189.1", serverid: "10.46.189.1", subnet: "255.255.255.252", opt43: PXE_MENUS.dnsmasq.toString("hex") });
     expect(b).toMatchObject({ ip: "10.46.189.6", siaddr: "10.46.189.5", tftp: "10.46.189.5", serverid: "10.46.189.5", subnet: "255.255.255.252" });
+    // Each Pi's messages were heard, and answered, only on its own VLAN's interface.
+    expect(interfacesSeenFor("dc:a6:32:00:00:10")).toEqual(["eth0.10"]);
+    expect(interfacesSeenFor("d8:3a:dd:00:00:11")).toEqual(["eth0.11"]);
   });
 
   it("dhclient on both VLANs at once: each gets its own .2, next-server and option 66 = .1", async () => {
@@ -62,6 +68,8 @@ describe.skipIf(!isRoot())("dhcpd with real clients on per-VLAN veths (needs roo
     expect(b).toMatchObject({ new_ip_address: "10.46.189.6", new_next_server: "10.46.189.5", new_tftp_server_name: "10.46.189.5", new_dhcp_server_identifier: "10.46.189.5" });
     // dhclient prints option 43 as colon-separated hex without leading zeros.
     expect(a.new_pxe_menu).toBe([...PXE_MENUS.dnsmasq].map((x) => x.toString(16)).join(":"));
+    expect(interfacesSeenFor("dc:a6:32:00:00:10")).toEqual(["eth0.10"]);
+    expect(interfacesSeenFor("d8:3a:dd:00:00:11")).toEqual(["eth0.11"]);
   });
 
   it("a replayed real Pi 3 DISCOVER gets the OFFER with the exact option 43, after the Pi 3 delay", async () => {
