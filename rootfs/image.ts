@@ -11,7 +11,7 @@ import { OperationError, PirackError } from "../appliance/errors.ts";
 import { ensureForeignArch } from "./binfmt.ts";
 import { cloneTree, removeTree } from "./clone.ts";
 import { chooseCloneStrategy, FsMagic, fsTypeOf } from "./filesystem.ts";
-import { finaliseImage, imageOsName, NETBOOT_PACKAGES } from "./image-finalise.ts";
+import { ETH0_TAKERS, finaliseImage, imageOsName, NETBOOT_PACKAGES } from "./image-finalise.ts";
 import { oldPathFor, stampOf, tempDirFor, tempPathFor } from "./layout.ts";
 import type { CloneStrategy, ProgressListener, RootfsDeps } from "./types.ts";
 
@@ -60,6 +60,8 @@ type ImageDeps = RootfsDeps & { readonly onProgress?: ProgressListener };
 /** Debootstraps a golden image; reports progress from debootstrap's `I:` lines. */
 export async function buildImage(opts: ImageBuildOptions, deps: ImageDeps): Promise<ImageResult> {
   const started = Date.now();
+  const takers = (opts.include ?? []).filter((p) => p in ETH0_TAKERS);
+  if (takers.length) throw new OperationError("IMAGE_HAS_NETWORK_MANAGER", `refusing to include ${takers.join(", ")}: it would take eth0 down under an NFS root`);
   const suite = opts.suite ?? "bookworm";
   const mirror = opts.mirror ?? DEFAULT_MIRROR;
   const hostArch = (await deps.run("dpkg", ["--print-architecture"])).stdout.trim();
