@@ -85,6 +85,8 @@ describe("decisions", () => {
       packet: () => request({ type: DhcpMessageType.Discover, options: [[60, Buffer.from("PXEClient:Arch:00007:UNDI:003016")], [97, Buffer.alloc(17)]] }),
       expect: { kind: "reply", type: "OFFER", has: [60, 97], lacks: [43] },
     },
+    "client identifier echoed (RFC 6842)": { packet: () => request({ type: DhcpMessageType.Discover, options: [[61, Buffer.from("01001122334455", "hex")]] }), expect: { kind: "reply", type: "OFFER", has: [61] } },
+    "client identifier echoed in a NAK": { packet: () => request({ type: DhcpMessageType.Request, options: [[61, Buffer.from("01001122334455", "hex")], [50, ipv4Value("10.46.189.9")]] }), expect: { kind: "reply", type: "NAK", has: [61] } },
     "non-Pi DISCOVER ignored when configured": { packet: () => request({ type: DhcpMessageType.Discover }), settings: { nonPiClients: "ignore" }, expect: { kind: "ignore", reason: "non-pi-client" } },
     "a MAC seen as a Pi before is still a Pi": { packet: () => request({ type: DhcpMessageType.Discover }), settings: { nonPiClients: "ignore" }, knownPi: true, expect: { kind: "reply", type: "OFFER", has: [43] } },
     "broadcast flag set: broadcast even in unicast mode": { packet: () => request({ type: DhcpMessageType.Discover, flags: 0x8000 }), settings: { replyAddressing: "unicast" }, expect: { kind: "reply", type: "OFFER", to: "broadcast" } },

@@ -136,7 +136,13 @@ function replyOptions(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK", wit
   const guid = request.options.get(DhcpOption.ClientMachineId);
   if (pxe && guid) options.push([DhcpOption.ClientMachineId, guid]);
   if (asPi) options.push([DhcpOption.VendorSpecific, PXE_MENUS[settings.pxeMenu]]);
-  return options;
+  return withClientIdentifier(request, options);
+}
+
+/** RFC 6842 §3: a reply echoes the client identifier (option 61) when the request carried one; Pis send none. */
+function withClientIdentifier(request: DhcpPacket, options: [number, Buffer][]): [number, Buffer][] {
+  const clientId = request.options.get(DhcpOption.ClientIdentifier);
+  return clientId ? [...options, [DhcpOption.ClientIdentifier, clientId]] : options;
 }
 
 /** Builds a reply packet that echoes the request's xid, flags, giaddr and chaddr (RFC 2131 table 3). */
@@ -163,11 +169,11 @@ function reply(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK" | "NAK", fi
 function nak(ctx: DhcpRequestContext, why: string): DhcpDecision {
   const decision = reply(ctx, "NAK", {
     yourAddress: ZERO,
-    options: [
+    options: withClientIdentifier(ctx.request, [
       [DhcpOption.MessageType, Buffer.from([DhcpMessageType.Nak])],
       [DhcpOption.ServerIdentifier, ipv4Value(ctx.scope.serverAddress)],
       [DhcpOption.Message, textValue(why)],
-    ],
+    ]),
   });
   return { ...decision, nakReason: why } as DhcpDecision;
 }
