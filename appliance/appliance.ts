@@ -54,6 +54,7 @@ export class Appliance {
   private readonly learned = new Map<number, LearnedPi>();
   private readonly seen = new Map<number, { stage: BootStage; at: Date }>();
   private readonly power = new Map<number, "on" | "off">();
+  private readonly heldOff = new Set<number>();
   readonly reconciler: Reconciler<RackPlan>;
   private readonly listeners = new Set<(plan: RackPlan) => void>();
 
@@ -115,6 +116,17 @@ export class Appliance {
   /** Records the PoE state last set or observed for a port. */
   setPower(port: number, state: "on" | "off"): void {
     this.power.set(port, state);
+  }
+
+  /** An operator's power decision: a port turned off stays off across passes until turned on or cycled. */
+  holdPower(port: number, action: "on" | "off" | "cycle"): void {
+    if (action === "off") this.heldOff.add(port);
+    else this.heldOff.delete(port);
+  }
+
+  /** Ports an operator has powered off. */
+  get poweredOff(): ReadonlySet<number> {
+    return this.heldOff;
   }
 
   /** Per-port status for the API and dashboard. */

@@ -120,6 +120,88 @@ program
     else process.stdout.write(renderTable(pis, ["port", "name", "vlan", "piAddress", "mac", "serial", "model", "power", "bootStage", "lastSeen"]));
   });
 
+/** A root logger for one-shot commands: warnings and errors only, on stderr (stdout is the command's output). */
+async function cliLogger() {
+  const { pino } = await import("pino");
+  return pino({ level: process.env.PIRACK_LOG_LEVEL ?? "warn" }, pino.destination(2));
+}
+
+/** The switch driver for a config file; fails when the rack manages no switch. */
+async function switchFor(configPath: string) {
+  const config = await requireConfig(configPath);
+  const { SwitchHolder } = await import("./reconcile/switch-state.ts");
+  const holder = new SwitchHolder({ log: await cliLogger() });
+  const driver = holder.for(config);
+  if (!driver) throw new CliFailure(`${configPath}: switch.driver is none: there is no switch to talk to`, EXIT_CONFIG);
+  return { config, driver, holder };
+}
+
+const switchCommand = program.command("switch").description("the managed PoE switch over SNMP");
+
+switchCommand
+  .command("show")
+  .description("per port: VLANs, PVID, link, PoE, watts")
+  .requiredOption("--config <file>", "rack.yaml")
+  .option("--json", "print JSON")
+  .option("--all", "every switch port, not only the rack's")
+  .action(async (opts: { config: string; json?: boolean; all?: boolean }) => {
+    const { config, driver, holder } = await switchFor(opts.config);
+    try {
+      const { switchShowRows, renderSwitchShow } = await import("../switch/index.ts");
+      const inventory = await driver.discover();
+      const observed = await driver.observe();
+      const rows = switchShowRows(inventory, observed, opts.all ? undefined : [...config.ports, config.fileserver.switchPort]);
+      process.stdout.write(opts.json ? `${JSON.stringify({ ports: rows, pse: observed.pse ?? null }, null, 2)}\n` : renderSwitchShow(rows, observed));
+    } finally {
+      holder.close();
+    }
+  });
+
+switchCommand
+  .command("apply")
+  .description("push the plan's VLANs, PVIDs and PoE to the switch; print what changed")
+  .requiredOption("--config <file>", "rack.yaml")
+  .action(async (opts: { config: string }) => {
+    const { config, driver, holder } = await switchFor(opts.config);
+    try {
+      const { renderApplyResult } = await import("../switch/index.ts");
+      process.stdout.write(renderApplyResult(await driver.apply(planRack(config).switchState)));
+    } finally {
+      holder.close();
+    }
+  });
+
+program
+  .command("power")
+  .description("PoE on, off or cycle for a Pi's port: through a running appliance, or straight on the switch with --config")
+  .argument("<action>", "on | off | cycle")
+  .argument("<port>", "switch port of the Pi")
+  .addOption(apiOption())
+  .option("--config <file>", "rack.yaml: talk to the switch directly when no appliance answers")
+  .action(async (action: string, portText: string, opts: { api: string; config?: string }) => {
+    if (action !== "on" && action !== "off" && action !== "cycle") throw new CliFailure(`action must be on, off or cycle, got "${action}"`, EXIT_CONFIG);
+    const port = Number(portText);
+    if (!Number.isInteger(port) || port < 1) throw new CliFailure(`port must be a switch port number, got "${portText}"`, EXIT_CONFIG);
+    try {
+      const r = await callApi(opts.api, `/api/v1/pis/${port}/power`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ action }),
+      });
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return;
+    } catch (err) {
+      if (!(err instanceof CliFailure) || !err.message.startsWith("no appliance answers") || !opts.config) throw err;
+    }
+    const { config, driver, holder } = await switchFor(opts.config);
+    try {
+      if (!config.ports.includes(port)) throw new CliFailure(`port ${port} is not a Pi port of ${opts.config} (ports: ${config.ports.join(",")})`, EXIT_CONFIG);
+      for (const step of await driver.power(port, action)) process.stdout.write(`${String(step.atMs).padStart(6)} ms  ${step.step}\n`);
+    } finally {
+      holder.close();
+    }
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

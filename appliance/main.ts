@@ -12,11 +12,14 @@ import { BootServices } from "./boot-services.ts";
 import { loadConfigFile } from "./config-file.ts";
 import type { Config } from "./config.ts";
 import { MetricsRegistry } from "./metrics.ts";
+import { OperationError } from "./errors.ts";
 import type { RackPlan } from "./plan.ts";
 import { desiredExportsFile, desiredInterfaceFiles } from "./reconcile/fileserver-files.ts";
 import { localFileStore, ManagedFiles } from "./reconcile/managed-files.ts";
 import { bind, type BoundSubsystem } from "./reconcile/reconciler.ts";
 import { desiredLinks, StorageLinks } from "./reconcile/storage-links.ts";
+import { SwitchHolder, SwitchState, withPowerOverrides } from "./reconcile/switch-state.ts";
+import { SwitchMonitor } from "../switch/index.ts";
 
 /** Options of `pirack serve`. */
 export interface ServeOptions {
@@ -44,8 +47,9 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
 }
 
-/** The fileserver subsystems for a config; sysroot "/" means the real system. */
-function fileserverSubsystems(app: Appliance, sysroot: string, log: Logger): BoundSubsystem<RackPlan>[] {
+/** The subsystems for a config, in pass order; sysroot "/" means the real system. The switch goes last, so a
+ * slow or dead switch never delays a Pi's files, links or root. */
+function subsystems(app: Appliance, sysroot: string, switches: SwitchHolder, log: Logger): BoundSubsystem<RackPlan>[] {
   const real = resolve(sysroot) === "/";
   const run = async (cmd: string, args: readonly string[]) => (await execa(cmd, args)).stdout;
   const interfaceFiles = new ManagedFiles("interface-files", join(sysroot, "etc/network/interfaces.d"), localFileStore);
@@ -61,7 +65,24 @@ function fileserverSubsystems(app: Appliance, sysroot: string, log: Logger): Bou
     // Run-time links only on the real system; under a sysroot the files are the whole job.
     bind(links, (plan: RackPlan) => (real && cfg().fileserver.manageInterfaces ? desiredLinks(plan) : undefined)),
     bind(exportsFiles, (plan: RackPlan) => (cfg().nfs.server === "kernel" ? desiredExportsFile(plan) : undefined)),
+    bind(new SwitchState(() => switches.for(cfg())), (plan: RackPlan) =>
+      switches.for(cfg()) ? withPowerOverrides(plan.switchState, app.poweredOff) : undefined,
+    ),
   ];
+}
+
+/** Polls the switch for link and PoE changes (no trap port: 162 would need another capability). */
+function startSwitchMonitor(app: Appliance, switches: SwitchHolder, log: Logger): SwitchMonitor | undefined {
+  const driver = switches.for(app.config);
+  if (!driver) return undefined;
+  const monitor = new SwitchMonitor(driver, { pollMs: 5_000, log: log.child({ component: "switch-monitor" }) });
+  monitor.on("event", (e) => {
+    if (e.kind === "poe") app.setPower(e.port, e.detection === "deliveringPower" ? "on" : "off");
+    log.info({ port: e.port, kind: e.kind, ...(e.kind === "link" ? { up: e.up } : { detection: e.detection }) }, "switch port changed");
+  });
+  monitor.on("pollFailed", (err) => log.warn({ err }, "switch poll failed"));
+  void monitor.start().catch((err: unknown) => log.warn({ err }, "switch monitor did not start"));
+  return monitor;
 }
 
 /** Runs the appliance until a signal stops it. Returns the process exit code. */
@@ -74,11 +95,12 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   }
   const metrics = new MetricsRegistry();
   const clock = { now: () => new Date() };
+  const switches = new SwitchHolder({ log, metrics });
   const app = new Appliance(first.config, {
     log,
     clock,
     metrics,
-    subsystems: (self) => fileserverSubsystems(self, opts.sysroot, log.child({ component: "fileserver" })),
+    subsystems: (self) => subsystems(self, opts.sysroot, switches, log.child({ component: "fileserver" })),
   });
 
   if (opts.dryRun) {
@@ -87,7 +109,24 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   }
 
   const { host, port } = parseListen(opts.listen);
-  const api = await startApi({ log: log.child({ component: "api" }), appliance: app, metrics }, host, port);
+  const api = await startApi(
+    {
+      log: log.child({ component: "api" }),
+      appliance: app,
+      metrics,
+      power: async (piPort, action) => {
+        const driver = switches.for(app.config);
+        if (!driver) throw new OperationError("SWITCH_NONE", "this rack has no switch driver (switch.driver: none)");
+        app.holdPower(piPort, action);
+        const steps = await driver.power(piPort, action);
+        app.setPower(piPort, action === "off" ? "off" : "on");
+        return steps;
+      },
+    },
+    host,
+    port,
+  );
+  const monitor = startSwitchMonitor(app, switches, log);
   const tftpListen = parseListen(opts.tftpListen ?? "0.0.0.0:69");
   const boot = new BootServices({
     log,
@@ -125,6 +164,8 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       clearInterval(timer);
       await watcher.close();
       await boot.stop();
+      monitor?.stop();
+      switches.close();
       await new Promise<void>((r) => api.close(() => r()));
       api.closeAllConnections();
       log.info("stopped");

@@ -105,11 +105,12 @@ describe("planRack", () => {
 
   it("tags every storage VLAN on the fileserver port and untags each Pi's own", () => {
     const plan = planRack(example("seed-rack.yaml"));
-    expect(plan.switchPorts).toEqual([
-      { port: 1, untaggedVlan: 10, pvid: 10, taggedVlans: [131], poe: true },
-      { port: 2, untaggedVlan: 11, pvid: 11, taggedVlans: [131], poe: true },
-      { port: 24, taggedVlans: [10, 11] },
+    expect(plan.switchState.ports).toEqual([
+      { port: 1, untaggedVlan: 10, pvid: 10, taggedVlans: [131], poe: true, otherVlans: "remove" },
+      { port: 2, untaggedVlan: 11, pvid: 11, taggedVlans: [131], poe: true, otherVlans: "remove" },
+      { port: 24, taggedVlans: [10, 11], otherVlans: "keep" },
     ]);
+    expect(plan.switchState.vlanNames).toEqual({ 10: "hex-a-port1", 11: "hex-a-port2", 131: "hex-a-public" });
   });
 
   it("exports only enrolled Pis: listed ones, and learned ones under enrol auto", () => {

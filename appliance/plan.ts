@@ -5,6 +5,8 @@
 import type { Config, PiConfig } from "./config.ts";
 import { formatIpv4, prefixMask } from "./net/ipv4.ts";
 import { compressionOf, formatIpv6, parseIpv6, parseIpv6Prefix } from "./net/ipv6.ts";
+import { rackSwitchState } from "../switch/plan.ts";
+import type { DesiredSwitchState } from "../switch/types.ts";
 import {
   renderCmdline,
   renderConfigTxt,
@@ -63,21 +65,14 @@ export interface PortPlan {
   };
 }
 
-/** Desired state of one switch port (VLAN membership and PoE); PoE undefined means "not managed". */
-export interface SwitchPortPlan {
-  readonly port: number;
-  readonly untaggedVlan?: number;
-  readonly pvid?: number;
-  readonly taggedVlans: readonly number[];
-  readonly poe?: boolean;
-}
-
 /** The whole rack's desired state. */
 export interface RackPlan {
   readonly shelf: string;
   readonly fileserverInterface: string;
   readonly ports: readonly PortPlan[];
-  readonly switchPorts: readonly SwitchPortPlan[];
+  /** Desired switch state: each Pi port untagged in its storage VLAN (PVID too) and tagged in the public VLAN,
+   * PoE on when `switch.poe`; the fileserver's trunk tagged in every storage VLAN (the story's port 24). */
+  readonly switchState: DesiredSwitchState;
   /** `/etc/exports.d/pirack.exports`: enrolled Pis only. */
   readonly exportsFile: string;
 }
@@ -156,23 +151,17 @@ export function planPort(config: Config, port: number, learned?: LearnedPi): Por
 /** Plans the whole rack from config and what has been learned about Pis (by port). */
 export function planRack(config: Config, learned: ReadonlyMap<number, LearnedPi> = new Map()): RackPlan {
   const ports = config.ports.map((p) => planPort(config, p, learned.get(p)));
-  const poe = config.switch.poe ? true : undefined;
-  const switchPorts: SwitchPortPlan[] = [
-    ...ports.map((p) => ({
-      port: p.port,
-      untaggedVlan: p.vlan,
-      pvid: p.vlan,
-      taggedVlans: [config.public.vlan],
-      ...(poe === undefined ? {} : { poe }),
-    })),
-    // The fileserver's trunk carries every storage VLAN tagged (the story's port 24).
-    { port: config.fileserver.switchPort, taggedVlans: ports.map((p) => p.vlan) },
-  ];
+  const switchState = rackSwitchState({
+    piPorts: ports.map((p) => ({ port: p.port, vlan: p.vlan, ...(config.switch.poe ? { poe: true } : {}) })),
+    publicVlan: config.public.vlan,
+    uplinkPort: config.fileserver.switchPort,
+    vlanNamePrefix: config.shelf,
+  });
   return {
     shelf: config.shelf,
     fileserverInterface: config.fileserver.interface,
     ports,
-    switchPorts,
+    switchState,
     exportsFile: renderExportsFile(ports.filter((p) => p.enrolled).map((p) => p.files.exportLine)),
   };
 }
@@ -188,7 +177,7 @@ export function planFiles(plan: RackPlan): Map<string, string> {
     files.set(`pis/${p.name}/root/etc/network/interfaces.d/${p.publicInterface}`, p.files.publicInterface);
   }
   files.set("fileserver/etc/exports.d/pirack.exports", plan.exportsFile);
-  files.set("switch/ports.json", `${JSON.stringify(plan.switchPorts, null, 2)}\n`);
+  files.set("switch/ports.json", `${JSON.stringify(plan.switchState, null, 2)}\n`);
   files.set("plan.json", `${JSON.stringify(plan, null, 2)}\n`);
   return files;
 }

@@ -160,7 +160,11 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
         return;
       case "reply": {
         const bytes = encodeDhcpPacket(decision.packet);
-        const send = () => void this.send(binding, decision, bytes, log);
+        const send = () =>
+          void this.send(binding, decision, bytes, log).catch((err: unknown) => {
+            this.counters.errors.inc();
+            log.error({ err }, "reply handling failed");
+          });
         if (decision.delayMs > 0) {
           log.debug({ delayMs: decision.delayMs }, "offer delayed for pi 3 rom");
           binding.schedule(send, decision.delayMs);

@@ -73,6 +73,7 @@ export class GaneshaExportsBackend implements ExportsBackend {
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
         failed.push({ action, error });
+        this.deps.metrics?.counter("pirack_export_action_failures_total", "Exports actions that failed (retried next pass), by backend and kind").inc({ backend: this.kind, kind: action.kind });
         this.deps.log.warn({ action: describeExportAction(action), err: error }, "exports action failed");
       }
     }

@@ -1,5 +1,6 @@
 /** Kernel nfsd backend: owns /etc/exports.d/pirack.exports, applies with `exportfs -ra`, observes with `exportfs -v`. */
 import { OperationError } from "../errors.ts";
+import type { MetricsRegistry } from "../metrics.ts";
 import { KERNEL_EXPORTS_FILE, parseExportfsVerbose, parseExportsFile } from "./exports-file.ts";
 import { readTextIfExists, underSysroot, writeFileAtomic } from "./file-io.ts";
 import { describeExportAction, planKernelExports } from "./plan.ts";
@@ -19,6 +20,7 @@ export interface KernelExportsOptions {
 export interface ExportsDeps {
   readonly log: ExportsLogger;
   readonly run: CommandRunner;
+  readonly metrics?: MetricsRegistry;
 }
 
 /** exports(5) + exportfs(8) backend for a fileserver running the kernel NFS server. */
@@ -63,6 +65,7 @@ export class KernelExportsBackend implements ExportsBackend {
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
         failed.push({ action, error });
+        this.deps.metrics?.counter("pirack_export_action_failures_total", "Exports actions that failed (retried next pass), by backend and kind").inc({ backend: this.kind, kind: action.kind });
         log.warn({ action: describeExportAction(action), err: error }, "exports action failed");
       }
     }

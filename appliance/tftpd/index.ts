@@ -10,6 +10,7 @@ export type {
   TftpServerDeps,
   TftpServerEvents,
   TftpServerOptions,
+  TimeoutReason,
   TransferFigures,
   TransferRef,
 } from "./types.ts";

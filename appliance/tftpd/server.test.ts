@@ -189,7 +189,7 @@ describe("TftpServer on loopback", () => {
     expect(s.events.filter((e) => e.kind === "request")).toHaveLength(1);
   });
 
-  it("retransmits after the timeout and gives up after the cap", async () => {
+  it("retransmits with doubling intervals and gives up after the cap", async () => {
     const s = await setup({ maxRetransmits: 2 });
     const c = await s.client();
     await s.rrq(c, "start4.elf");
@@ -197,23 +197,65 @@ describe("TftpServer on loopback", () => {
     s.clock.advance(999);
     s.clock.advance(1);
     expect((await c.next()).packet).toMatchObject({ kind: "data", block: 1 });
-    s.clock.advance(1000);
+    s.clock.advance(1999);
+    expect(c.pending).toBe(0);
+    s.clock.advance(1);
     expect((await c.next()).packet).toMatchObject({ kind: "data", block: 1 });
-    s.clock.advance(1000);
+    s.clock.advance(4000);
     expect(await s.waitEvent((e) => e.kind === "timeout")).toMatchObject({ reason: "retransmits-exhausted", retransmits: 2 });
     expect(c.pending).toBe(0);
   });
 
-  it("honours a negotiated timeout and ends an idle transfer", async () => {
-    const s = await setup({ idleTimeoutMs: 5000, maxRetransmits: 100 });
+  it("reports a missing final ACK apart from other timeouts", async () => {
+    const s = await setup({ maxRetransmits: 1 });
+    const c = await s.client();
+    await s.rrq(c, "overlays/x.dtbo");
+    expect((await c.next()).packet).toMatchObject({ kind: "data", block: 1, data: Buffer.from("overlay") });
+    s.clock.advance(1000);
+    await c.next();
+    s.clock.advance(2000);
+    expect(await s.waitEvent((e) => e.kind === "timeout")).toMatchObject({ reason: "final-ack-missing", bytes: 0, size: 7 });
+  });
+
+  it("retransmits on the negotiated timeout", async () => {
+    const s = await setup();
     const c = await s.client();
     await s.rrq(c, "start4.elf", [["timeout", "2"]]);
     const oack = await c.next();
+    await c.send(encodeAck(0), oack.from.port);
+    expect((await c.next()).packet).toMatchObject({ kind: "data", block: 1 });
     s.clock.advance(1000);
-    s.clock.advance(1000);
-    expect((await c.next()).packet).toEqual(oack.packet);
+    s.clock.advance(900);
+    expect(c.pending).toBe(0);
+    s.clock.advance(100);
+    expect((await c.next()).packet).toMatchObject({ kind: "data", block: 1 });
+  });
+
+  it("re-sends the OACK when the client repeats its RRQ, never on its own timer (atftp aborts on a second OACK)", async () => {
+    const s = await setup({ idleTimeoutMs: 10_000 });
+    const c = await s.client();
+    await s.rrq(c, "start4.elf", [["tsize", "0"]]);
+    const oack = await c.next();
     s.clock.advance(3000);
-    expect(await s.waitEvent((e) => e.kind === "timeout")).toMatchObject({ reason: "idle" });
+    await s.rrq(c, "start4.elf", [["tsize", "0"]]);
+    const again = await c.next();
+    expect(again.packet).toEqual(oack.packet);
+    expect(again.from.port).toBe(oack.from.port);
+    expect(await download(c, again)).toEqual(firmware);
+    expect(await s.waitEvent((e) => e.kind === "complete")).toMatchObject({ retransmits: 1 });
+  });
+
+  it("ends a transfer whose OACK is never acknowledged after the idle timeout", async () => {
+    // The idle limit is at least the whole retransmit schedule plus one timeout: 1 + 2 + 4 + 1 s with two retransmits.
+    const s = await setup({ idleTimeoutMs: 4000, maxRetransmits: 2 });
+    const c = await s.client();
+    await s.rrq(c, "start4.elf", [["tsize", "0"]]);
+    await c.next();
+    s.clock.advance(7900);
+    expect(s.events.some((e) => e.kind === "timeout")).toBe(false);
+    s.clock.advance(100);
+    expect(await s.waitEvent((e) => e.kind === "timeout")).toMatchObject({ reason: "idle", retransmits: 0 });
+    expect(c.pending).toBe(0);
   });
 
   const refusals: Record<string, { send: (s: Awaited<ReturnType<typeof setup>>, c: RawClient) => Promise<void>; code: number; reason: string }> = {

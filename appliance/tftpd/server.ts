@@ -159,8 +159,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     const key = `${rinfo.address}:${rinfo.port}`;
     const existing = this.slots.get(key);
     if (existing) {
-      // The client re-sent its RRQ (our OACK/DATA 1 was lost or slow): the live transfer retransmits.
-      if (!existing.transfer || !existing.transfer.hasProgressed) return this.metrics.dropped("duplicate_request");
+      // The client re-sent its RRQ (our OACK/DATA 1 was lost or slow): answer it from the live transfer.
+      if (!existing.transfer || !existing.transfer.hasProgressed) {
+        existing.transfer?.onRepeatedRequest();
+        return this.metrics.dropped("duplicate_request");
+      }
       existing.transfer.abort("superseded");
     }
     const path = resolveRequestPath(req.filename);

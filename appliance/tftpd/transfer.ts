@@ -5,13 +5,23 @@
 import type { RemoteInfo, Socket } from "node:dgram";
 import { decodePacket, encodeDataHeader, encodeError, encodeOack, Opcode, TftpErrorCode } from "./codec.ts";
 import { SendWindow, blockCount, type BlockRange } from "./window.ts";
-import type { AbortReason, TransferFigures } from "./types.ts";
+import type { AbortReason, TimeoutReason, TransferFigures } from "./types.ts";
+
+// Retransmit intervals double after each unanswered retransmission, up to this multiple of the
+// base timeout. A windowed atftp 0.8 ignores a re-sent window that starts before what it already has,
+// sends one "extra ACK" (which may be lost too), and only re-ACKs on its own 5 s timer, which every
+// packet it receives restarts: intervals must grow past 5 s for it to ever fire (seen in the 5% loss
+// test: with a 4x cap, 1 in ~30 windowed transfers stalled until the server gave up).
+const MAX_BACKOFF_FACTOR = 8;
+
+/** Retransmit interval after `retries` unanswered retransmissions. */
+export const retransmitIntervalMs = (timeoutMs: number, retries: number): number => timeoutMs * Math.min(2 ** retries, MAX_BACKOFF_FACTOR);
 
 /** How a transfer ended, reported once to the owner. */
 export type TransferEnd =
   | { readonly kind: "complete" }
   | { readonly kind: "abort"; readonly reason: AbortReason; readonly errorCode: number | null; readonly errorMessage: string | null }
-  | { readonly kind: "timeout"; readonly reason: "retransmits-exhausted" | "idle" };
+  | { readonly kind: "timeout"; readonly reason: TimeoutReason };
 
 /** Fixed parameters of one transfer. */
 export interface TransferParams {
@@ -48,6 +58,8 @@ export class Transfer {
   private retries = 0;
   private retransmits = 0;
   private ended = false;
+  /** No-progress limit: the configured idle timeout, but never shorter than the whole retransmit schedule. */
+  private readonly idleMs: number;
 
   /** Starts serving on `socket`, which must already be bound; sends the OACK or the first window. */
   constructor(
@@ -57,6 +69,10 @@ export class Transfer {
   ) {
     this.window = new SendWindow(blockCount(params.data.length, params.blockSize), params.windowSize, params.oack.length > 0);
     this.startedAt = this.lastSendAt = this.lastProgressAt = hooks.now();
+    let schedule = 0;
+    for (let r = 0; r <= params.maxRetransmits; r++) schedule += retransmitIntervalMs(params.timeoutMs, r);
+    // One base timeout of margin so the retransmit cap, with its more precise reason, fires first.
+    this.idleMs = Math.max(params.idleTimeoutMs, schedule + params.timeoutMs);
     socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
     socket.on("error", (err) => this.hooks.onSocketError(err));
     this.sendCurrent();
@@ -70,12 +86,37 @@ export class Transfer {
   /** Called by the server's sweep: retransmits after the timeout, ends idle or hopeless transfers. */
   tick(now: number): void {
     if (this.ended) return;
-    if (now - this.lastProgressAt >= this.params.idleTimeoutMs) return this.finish({ kind: "timeout", reason: "idle" });
-    if (now - this.lastSendAt < this.params.timeoutMs) return;
-    if (this.retries >= this.params.maxRetransmits) return this.finish({ kind: "timeout", reason: "retransmits-exhausted" });
+    if (now - this.lastProgressAt >= this.idleMs) return this.finish({ kind: "timeout", reason: "idle" });
+    // The OACK is not re-sent on our timer: atftp aborts the transfer on a second OACK ("unexpected
+    // OACK", atftp tftp_file.c S_OACK_RECEIVED), so when the OACK or its ACK 0 is lost the client's
+    // own retransmission (RRQ or ACK 0) drives recovery; see `onRepeatedRequest`.
+    if (this.window.awaitingOack) return;
+    if (now - this.lastSendAt < retransmitIntervalMs(this.params.timeoutMs, this.retries)) return;
+    if (this.retries >= this.params.maxRetransmits) return this.finish({ kind: "timeout", reason: this.exhaustedReason() });
     this.retries++;
     this.retransmits++;
     this.sendCurrent();
+  }
+
+  /**
+   * The client sent its RRQ again from the same port: it has not seen our first packet. Re-send the
+   * OACK at once (RFC 1350 §2: the requester's timer drives the request phase; a Pi 4 repeats its RRQ
+   * every 2 s, rpi-eeprom#74). Repeats count against the retransmit cap.
+   */
+  onRepeatedRequest(): void {
+    if (this.ended || !this.window.awaitingOack) return;
+    if (this.retries >= this.params.maxRetransmits) return this.finish({ kind: "timeout", reason: this.exhaustedReason() });
+    this.retries++;
+    this.retransmits++;
+    this.sendCurrent();
+  }
+
+  /**
+   * Only the final block's ACK missing means the client most likely has the whole file and has gone
+   * (RFC 1350 §6: the final ACK may be lost; tftp-hpa exits right after sending it).
+   */
+  private exhaustedReason(): TimeoutReason {
+    return this.window.ackedBlocks === this.window.totalBlocks - 1 && !this.window.awaitingOack ? "final-ack-missing" : "retransmits-exhausted";
   }
 
   /** Ends the transfer from the server side (shutdown, superseded by a new RRQ from the same TID). */

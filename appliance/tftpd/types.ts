@@ -51,9 +51,12 @@ export interface TftpServerOptions {
   readonly maxWindowSize: number;
   /** Retransmit timeout when the client does not negotiate `timeout`. */
   readonly retransmitTimeoutMs: number;
-  /** Retransmissions of the same packet before the transfer is given up. */
+  /** Retransmissions of the same packet before the transfer is given up; intervals double up to 8x the timeout. */
   readonly maxRetransmits: number;
-  /** A transfer with no forward progress for this long ends, whatever the client keeps sending. */
+  /**
+   * A transfer with no forward progress for this long ends, whatever the client keeps sending; it is
+   * stretched to cover the whole retransmit schedule when a client negotiates a long timeout.
+   */
   readonly idleTimeoutMs: number;
   /** Concurrent transfers in total; more RRQs get ERROR 0 "server busy". */
   readonly maxTransfers: number;
@@ -87,7 +90,13 @@ export type TftpEvent =
   | (TransferRef & { readonly kind: "oack"; readonly options: ReadonlyArray<readonly [string, string]> })
   | (TransferRef & TransferFigures & { readonly kind: "complete" })
   | (TransferRef & TransferFigures & { readonly kind: "abort"; readonly reason: AbortReason; readonly errorCode: number | null; readonly errorMessage: string | null })
-  | (TransferRef & TransferFigures & { readonly kind: "timeout"; readonly reason: "retransmits-exhausted" | "idle" });
+  | (TransferRef & TransferFigures & { readonly kind: "timeout"; readonly reason: TimeoutReason });
+
+/**
+ * Why a transfer timed out: no ACK after every retransmission; only the final block's ACK missing
+ * (the client probably has the file); or no progress for the idle timeout.
+ */
+export type TimeoutReason = "retransmits-exhausted" | "final-ack-missing" | "idle";
 
 /** Why a transfer ended early without a timeout. */
 export type AbortReason = "client-error" | "superseded" | "server-stop" | "socket-error";
