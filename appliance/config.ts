@@ -26,7 +26,7 @@ const snmpV2c = z.strictObject({
 const snmpV3 = z.strictObject({
   version: z.literal("3"),
   user: z.string().min(1, "user must not be empty"),
-  authProtocol: z.enum(["sha", "sha256", "sha512", "md5"]).default("sha"),
+  authProtocol: z.enum(["sha", "sha224", "sha256", "sha384", "sha512", "md5"]).default("sha"),
   authKey: z.string().min(8, "authKey needs at least 8 characters (RFC 3414)"),
   privProtocol: z.enum(["aes", "aes256b", "aes256r", "des"]).default("aes"),
   privKey: z.string().min(8, "privKey needs at least 8 characters (RFC 3414)"),
@@ -78,6 +78,12 @@ const sections = {
       port: z.number().int().min(1).max(65535).default(161),
       snmp: z.discriminatedUnion("version", [snmpV2c, snmpV3]).optional(),
       poe: z.boolean().default(true),
+      // Tuning beyond DESIGN.md §5 (docs in README "Switch"): vendor profile and SNMP timing.
+      profile: z.enum(["auto", "generic", "procurve", "netgear"]).default("auto"),
+      timeoutMs: z.number().int().min(100).max(60_000).default(2000),
+      setTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
+      retries: z.number().int().min(0).max(10).default(2),
+      backoffMs: z.number().int().min(0).max(60_000).default(200),
     })
     .prefault({}),
   enrol: z.enum(["auto", "manual"]).default("auto"),

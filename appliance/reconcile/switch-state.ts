@@ -14,7 +14,18 @@ export type SwitchAction = Action & { kind: "applySwitch"; desired: DesiredSwitc
 export function switchConfigOf(config: Config): SwitchConfig | null {
   const s = config.switch;
   if (s.driver === "none" || !s.host || !s.snmp) return null;
-  return { driver: s.driver, host: s.host, port: s.port, snmp: s.snmp, poe: s.poe };
+  return {
+    driver: s.driver,
+    host: s.host,
+    port: s.port,
+    snmp: s.snmp,
+    poe: s.poe,
+    profile: s.profile,
+    timeoutMs: s.timeoutMs,
+    setTimeoutMs: s.setTimeoutMs,
+    retries: s.retries,
+    backoffMs: s.backoffMs,
+  };
 }
 
 /**
