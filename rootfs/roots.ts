@@ -105,6 +105,7 @@ export class RootStore {
         const error = err instanceof Error ? err : new Error(String(err));
         failed.push({ action, error });
         log.warn({ port: action.port, action: describeRootAction(action), err: error }, "root action failed");
+        this.deps.metrics?.counter("pirack_root_action_failures_total", "Root actions that failed (retried next pass), by kind").inc({ kind: action.kind });
       }
     }
     return { applied, failed };
@@ -209,7 +210,10 @@ export class RootStore {
       await removeTree(tmp, this.deps.run).catch(() => undefined);
       throw err;
     }
-    log.info({ port: spec.port, strategy, ms: Date.now() - started }, "clone built");
+    const ms = Date.now() - started;
+    log.info({ port: spec.port, strategy, ms }, "clone built");
+    this.deps.metrics?.counter("pirack_root_clones_total", "Pi roots cloned from the golden image, by strategy").inc({ strategy });
+    this.deps.metrics?.gauge("pirack_root_clone_seconds", "Seconds the last clone of each Pi's root took, customisation included").set(ms / 1000, { port: String(spec.port) });
     return { tmp, strategy };
   }
 

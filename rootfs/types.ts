@@ -1,4 +1,5 @@
 /** Types shared across the rootfs module: the per-Pi root spec, injected dependencies, progress events. */
+import type { MetricsRegistry } from "../appliance/metrics.ts";
 
 /** Everything pirack needs to give one Pi its root; the lead maps the plan onto this. */
 export interface PiRootSpec {
@@ -59,6 +60,8 @@ export interface RootfsDeps {
   readonly randomBytes?: (n: number) => Buffer;
   /** Wall clock for dated old roots; `() => new Date()` in production. */
   readonly now?: () => Date;
+  /** Metrics registry (`GET /metrics`); optional so tools and tests can leave it out. */
+  readonly metrics?: MetricsRegistry;
 }
 
 /** How a Pi's root is cloned from the golden image. */
