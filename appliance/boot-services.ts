@@ -44,11 +44,13 @@ export function stageOfFile(file: string): BootStage {
 /** A serial folder as the Pi firmware names it: 8 lower-case hex digits (Pi 4/5 may use the MAC instead). */
 const SERIAL_FOLDER = /^[0-9a-f]{8}$/;
 
-/** Running DHCP and TFTP servers bound to an appliance. */
+/** Running DHCP and TFTP servers bound to an appliance; rebuilt when their settings change on reload. */
 export class BootServices {
-  private readonly dhcp: DhcpServer;
+  private dhcp: DhcpServer | undefined;
   private tftp: TftpServer | undefined;
-  private firmwareRoot: string;
+  /** Settings each running server was built with, to see when a reload needs a new one. */
+  private dhcpKey = "";
+  private tftpKey = "";
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -60,54 +62,57 @@ export class BootServices {
       readonly network?: DhcpNetwork;
     },
   ) {
-    const app = deps.appliance;
-    this.firmwareRoot = app.config.boot.firmware;
-    this.dhcp = new DhcpServer({
-      log: deps.log,
-      clock: systemClock,
-      metrics: deps.metrics,
-      network: deps.network ?? new DeviceSocketNetwork(),
-      scopes: () => dhcpScopes(app.plan),
-      port: deps.listen.dhcpPort,
-    });
-    this.dhcp.on("request", (e) => this.onDhcpRequest(e));
-    this.unsubscribe = app.onPlan((plan) => void this.onPlan(plan));
+    this.unsubscribe = deps.appliance.onPlan((plan) => void this.onPlan(plan));
   }
 
   /** Starts both servers. */
   async start(): Promise<void> {
-    await this.dhcp.start();
-    this.tftp = this.makeTftp();
-    await this.tftp.start();
+    await this.restartDhcp();
+    await this.restartTftp();
   }
 
   /** Stops both servers. */
   async stop(): Promise<void> {
     this.unsubscribe();
-    await this.dhcp.stop();
+    await this.dhcp?.stop();
     await this.tftp?.stop();
   }
 
-  private makeTftp(): TftpServer {
+  private async restartDhcp(): Promise<void> {
     const app = this.deps.appliance;
-    const tftp = new TftpServer(
-      { firmwareRoot: this.firmwareRoot, address: this.deps.listen.tftpAddress, port: this.deps.listen.tftpPort },
+    await this.dhcp?.stop();
+    this.dhcpKey = JSON.stringify(app.config.dhcp);
+    this.dhcp = new DhcpServer({
+      log: this.deps.log,
+      clock: systemClock,
+      metrics: this.deps.metrics,
+      network: this.deps.network ?? new DeviceSocketNetwork(),
+      scopes: () => dhcpScopes(app.plan),
+      settings: app.config.dhcp,
+      port: this.deps.listen.dhcpPort,
+    });
+    this.dhcp.on("request", (e) => this.onDhcpRequest(e));
+    await this.dhcp.start();
+  }
+
+  private async restartTftp(): Promise<void> {
+    const app = this.deps.appliance;
+    // The firmware cache is keyed to its root: a new root or new limits mean a new server (transfers in flight end).
+    await this.tftp?.stop();
+    this.tftpKey = JSON.stringify(app.config.boot.firmware);
+    this.tftp = new TftpServer(
+      { firmwareRoot: app.config.boot.firmware, address: this.deps.listen.tftpAddress, port: this.deps.listen.tftpPort },
       { log: this.deps.log, metrics: this.deps.metrics, resolvePi: (address) => piBootView(app.plan, address) },
     );
-    tftp.on("transfer", (e) => this.onTftp(e));
-    return tftp;
+    this.tftp.on("transfer", (e) => this.onTftp(e));
+    await this.tftp.start();
   }
 
   private async onPlan(plan: RackPlan): Promise<void> {
-    await this.dhcp.updateScopes(dhcpScopes(plan));
-    const firmware = this.deps.appliance.config.boot.firmware;
-    if (firmware !== this.firmwareRoot && this.tftp) {
-      // The firmware cache is keyed to its root: a new root means a new server (transfers in flight end).
-      this.firmwareRoot = firmware;
-      await this.tftp.stop();
-      this.tftp = this.makeTftp();
-      await this.tftp.start();
-    }
+    const config = this.deps.appliance.config;
+    if (JSON.stringify(config.dhcp) !== this.dhcpKey) await this.restartDhcp();
+    else await this.dhcp?.updateScopes(dhcpScopes(plan));
+    if (JSON.stringify(config.boot.firmware) !== this.tftpKey) await this.restartTftp();
   }
 
   private onDhcpRequest(e: DhcpRequestEvent): void {

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "./net/ipv4.ts";
 import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "./net/ipv6.ts";
+import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -84,6 +85,17 @@ const sections = {
       setTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
       retries: z.number().int().min(0).max(10).default(2),
       backoffMs: z.number().int().min(0).max(60_000).default(200),
+    })
+    .prefault({}),
+  // Beyond DESIGN.md §5: DHCP behaviour switches; the defaults are the DHCP module's own constants.
+  dhcp: z
+    .strictObject({
+      leaseSeconds: z.number().int().min(60).max(0x7fffffff).default(DEFAULT_DHCP_SETTINGS.leaseSeconds),
+      sendRouter: z.boolean().default(DEFAULT_DHCP_SETTINGS.sendRouter),
+      pxeMenu: z.enum(["dnsmasq", "pi3-padded"]).default(DEFAULT_DHCP_SETTINGS.pxeMenu),
+      nonPiClients: z.enum(["answer", "ignore"]).default(DEFAULT_DHCP_SETTINGS.nonPiClients),
+      pi3OfferDelayMs: z.number().int().min(0).max(10_000).default(DEFAULT_DHCP_SETTINGS.pi3OfferDelayMs),
+      replyAddressing: z.enum(["broadcast", "unicast"]).default(DEFAULT_DHCP_SETTINGS.replyAddressing),
     })
     .prefault({}),
   enrol: z.enum(["auto", "manual"]).default("auto"),

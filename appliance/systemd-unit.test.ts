@@ -36,7 +36,6 @@ describe("systemd/pirack.service", async () => {
         "CAP_MKNOD",
         "CAP_NET_ADMIN",
         "CAP_NET_BIND_SERVICE",
-        "CAP_NET_RAW",
         "CAP_SETFCAP",
         "CAP_SYS_ADMIN",
       ].sort(),
