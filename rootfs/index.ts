@@ -1,6 +1,7 @@
 /** Public surface of the rootfs module: golden images, per-Pi roots, and the pure renderers behind them. */
 export type { CloneStrategy, CommandResult, CommandRunner, PiRootSpec, Progress, ProgressListener, RootfsDeps, RootfsLogger, RunOptions } from "./types.ts";
 export { createCommandRunner } from "./command.ts";
+export { renderProgressLine } from "./progress.ts";
 export { checkPiRootSpec, isMachineId, publicInterfaceName, renderFstab, renderHostname, renderHosts, renderMachineId, renderPublicInterface, renderRootFiles } from "./render.ts";
 export type { RootFile } from "./render.ts";
 export { oldPathFor, planOldRootPruning, tempPathFor, WORK_DIR } from "./layout.ts";
