@@ -52,9 +52,13 @@ export class TftpMetrics {
     if (figures.retransmits) this.retransmits.inc({}, figures.retransmits);
   }
 
-  /** Refreshes the gauges (called from the server's sweep). */
-  setActive(transfers: number, cachedBytes: number): void {
+  /** Sets the number of transfers in flight (requests being resolved included). */
+  setActive(transfers: number): void {
     this.active.set(transfers);
-    this.cachedBytes.set(cachedBytes);
+  }
+
+  /** Sets the bytes held by the firmware cache. */
+  setCacheBytes(bytes: number): void {
+    this.cachedBytes.set(bytes);
   }
 }

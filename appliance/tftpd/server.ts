@@ -129,7 +129,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private sweep(): void {
     const now = this.clock.now();
     for (const slot of this.slots.values()) slot.transfer?.tick(now);
-    this.metrics.setActive(this.slots.size, this.store.bytesCached);
+    this.metrics.setCacheBytes(this.store.bytesCached);
   }
 
   private async onRequest(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
@@ -306,6 +306,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private hold(key: string, slot: Slot): void {
     this.slots.set(key, slot);
     this.perClient.set(slot.ref.client.address, (this.perClient.get(slot.ref.client.address) ?? 0) + 1);
+    this.metrics.setActive(this.slots.size);
   }
 
   private release(slot: Slot): void {
@@ -316,6 +317,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     const n = (this.perClient.get(slot.ref.client.address) ?? 1) - 1;
     if (n <= 0) this.perClient.delete(slot.ref.client.address);
     else this.perClient.set(slot.ref.client.address, n);
+    this.metrics.setActive(this.slots.size);
   }
 
   private refuse(ref: TransferRef, code: number, reason: string, message: string): void {
