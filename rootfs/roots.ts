@@ -10,6 +10,7 @@ import { NotFoundError, OperationError } from "../appliance/errors.ts";
 import { chooseCloneStrategy } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
 import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeMachineId, writeRootFile } from "./customise.ts";
+import { withDirectoryLock, withDirectoryLocks } from "./lock.ts";
 import { isTempFor, oldDirFor, oldPathFor, planOldRootPruning, stampOf, tempDirFor, tempPathFor } from "./layout.ts";
 import { isMachineId, renderRootFiles } from "./render.ts";
 import { describeRootAction, planRoots, type ObservedRoot, type RootAction } from "./roots-plan.ts";
@@ -87,8 +88,15 @@ export class RootStore {
     return planRoots(specs, observed);
   }
 
-  /** Observes, plans and applies; one Pi's failure does not stop the others. */
+  /** Observes, plans and applies under the exports directories' locks; one Pi's failure does not stop the others. */
   async apply(specs: readonly PiRootSpec[]): Promise<RootsApplyResult> {
+    return withDirectoryLocks(
+      specs.map((s) => dirname(s.exportPath)),
+      () => this.applyLocked(specs),
+    );
+  }
+
+  private async applyLocked(specs: readonly PiRootSpec[]): Promise<RootsApplyResult> {
     const bySpec = new Map(specs.map((s) => [s.port, s]));
     const actions = this.plan(specs, await this.observe(specs));
     const applied: RootAction[] = [];
@@ -117,6 +125,10 @@ export class RootStore {
    * in. The Pi keeps its SSH host keys and machine-id, so clients' known_hosts stay valid.
    */
   async rebuild(spec: PiRootSpec): Promise<RebuildResult> {
+    return withDirectoryLock(dirname(spec.exportPath), () => this.rebuildLocked(spec));
+  }
+
+  private async rebuildLocked(spec: PiRootSpec): Promise<RebuildResult> {
     const root = spec.exportPath;
     const hadRoot = await exists(root);
     const { tmp, strategy } = await this.build(spec, hadRoot ? root : undefined);
