@@ -73,10 +73,10 @@ export interface StrategyChoice {
  * else a reflink copy when a one-file `cp --reflink=always` probe succeeds (XFS with reflink=1,
  * btrfs); else a plain copy.
  */
-export async function chooseCloneStrategy(source: string, targetDir: string, run: CommandRunner): Promise<StrategyChoice> {
+export async function chooseCloneStrategy(source: string, targetDir: string, run: CommandRunner, opts: { snapshots?: boolean } = {}): Promise<StrategyChoice> {
   const [sourceType, targetType] = await Promise.all([fsTypeOf(source), fsTypeOf(targetDir)]);
   const base = { sourceFs: fsTypeName(sourceType), targetFs: fsTypeName(targetType) };
-  const snapshot = targetType === FsMagic.Btrfs && (await isBtrfsSubvolume(source));
+  const snapshot = (opts.snapshots ?? true) && targetType === FsMagic.Btrfs && (await isBtrfsSubvolume(source));
   const reflink = await probeReflink(source, targetDir, run);
   const fallbacks: CloneStrategy[] = reflink.ok ? ["reflink", "copy"] : ["copy"];
   if (snapshot) return { ...base, strategy: "snapshot", fallbacks, reason: "golden image is a btrfs subvolume and the target is on btrfs" };

@@ -22,6 +22,13 @@ export interface RootStoreOptions {
   readonly imagePath: string;
   /** `auto` (default) picks snapshot, reflink or copy per filesystem; a fixed one is used as is. */
   readonly strategy?: "auto" | CloneStrategy;
+  /**
+   * Allow btrfs snapshots under `auto` (default true). Set false when the NFS server is Debian 12's
+   * nfs-ganesha 4.3: it is built without libbtrfsutil, so its VFS FSAL cannot export a subvolume
+   * that is not a mount point ("btfs filesystem ... may have unsupported subvols", then
+   * `resolve_posix_filesystem ... No such file or directory`). Reflinks on btrfs work with it.
+   */
+  readonly snapshots?: boolean;
   /** Old roots kept per Pi after rebuilds (default 2); older ones are deleted. */
   readonly retainOldRoots?: number;
   /** SSH host key types to generate (default ed25519, ecdsa, rsa). */
@@ -199,7 +206,7 @@ export class RootStore {
     const tmp = tempPathFor(spec.exportPath, `${stampOf(this.now())}-${random(3).toString("hex")}`);
     const choice =
       !this.opts.strategy || this.opts.strategy === "auto"
-        ? await chooseCloneStrategy(image, tmpDir, this.deps.run)
+        ? await chooseCloneStrategy(image, tmpDir, this.deps.run, { snapshots: this.opts.snapshots ?? true })
         : { strategy: this.opts.strategy, fallbacks: [] as CloneStrategy[], reason: "configured" };
     const log = this.deps.log;
     log.info({ port: spec.port, image, tmp, strategy: choice.strategy, reason: choice.reason }, "clone started");

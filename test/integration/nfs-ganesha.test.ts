@@ -1,6 +1,9 @@
 // NFS isolation end to end: nfs-ganesha in a fileserver namespace exports two Pi roots, each to its
 // own Pi's address only; real NFS clients (libnfs-utils) in each Pi's namespace list, read and write
 // their own root, and are refused the other Pi's root. Exports come from GaneshaExportsBackend.
+// The roots are reflink clones on a btrfs loop filesystem. Snapshots (subvolumes) are not used with
+// ganesha: Debian's 4.3 build lacks libbtrfsutil and refuses to export a subvolume that is not a
+// mount point - the last test pins that finding so a future ganesha that can is noticed.
 import { execa } from "execa";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,6 +12,7 @@ import { GaneshaExportsBackend, renderGaneshaMainConfig } from "../../appliance/
 import { startGanesha, type GaneshaServer } from "../../appliance/nfs-exports/testing/ganesha-server.ts";
 import { createCommandRunner, syncRoots, type PiRootSpec } from "../../rootfs/index.ts";
 import { makeFixtureRoot } from "../../rootfs/testing/fixture-root.ts";
+import { createLoopFilesystem, type LoopFilesystem } from "../../rootfs/testing/loop-filesystem.ts";
 import { memoryLog } from "../../rootfs/testing/memory-log.ts";
 import { isRoot, TestBed, waitFor } from "../support/netns.ts";
 
@@ -32,8 +36,9 @@ describe.skipIf(!isRoot())("nfs-ganesha exports, one Pi per export (needs root f
   let a: PiRootSpec, b: PiRootSpec;
   let server: GaneshaServer | undefined;
   let backend: GaneshaExportsBackend;
+  let btrfs: LoopFilesystem;
   const run = createCommandRunner();
-  const { log } = memoryLog();
+  const { log, records } = memoryLog();
 
   const nfs = (ns: string, tool: string, ...args: string[]) => bed.exec(ns, tool, args, { timeoutMs: 20_000 });
   const url = (server: string, path: string, version: 3 | 4) => `nfs://${server}${path}?version=${version}`;
@@ -41,11 +46,14 @@ describe.skipIf(!isRoot())("nfs-ganesha exports, one Pi per export (needs root f
   beforeAll(async () => {
     work = await mkdtemp("/var/tmp/pirack-nfs-");
     bed.defer(() => rm(work, { recursive: true, force: true }));
-    const golden = join(work, "images", "golden");
-    await mkdir(golden, { recursive: true });
+    btrfs = await createLoopFilesystem("btrfs", work, 300);
+    bed.defer(() => btrfs.release());
+    const golden = join(btrfs.mountPoint, "images", "golden");
+    await mkdir(join(btrfs.mountPoint, "images"));
+    await execa("btrfs", ["subvolume", "create", golden]);
     await makeFixtureRoot(golden);
-    a = pi(join(work, "export"), 10);
-    b = pi(join(work, "export"), 11);
+    a = pi(join(btrfs.mountPoint, "export"), 10);
+    b = pi(join(btrfs.mountPoint, "export"), 11);
 
     fs = await bed.namespace("pfs");
     nsA = await bed.namespace("ppa");
@@ -60,8 +68,9 @@ describe.skipIf(!isRoot())("nfs-ganesha exports, one Pi per export (needs root f
     backend = new GaneshaExportsBackend({ sysroot, reload: { kind: "pidFile", path: join(work, "ganesha.pid") } }, { log, run });
 
     // First pass before ganesha runs: roots and the file are made, the reload fails and is retried.
-    const first = await syncRoots({ pis: [a, b], imagePath: golden, exports: backend, hostKeyTypes: ["ed25519"] }, { log, run });
+    const first = await syncRoots({ pis: [a, b], imagePath: golden, exports: backend, hostKeyTypes: ["ed25519"], snapshots: false }, { log, run });
     expect(first.roots.failed).toEqual([]);
+    expect(records.filter((r) => r.msg === "clone started").map((r) => r.fields["strategy"])).toEqual(["reflink", "reflink"]);
     expect(first.exports?.failed.map((f) => f.action.kind)).toEqual(["reloadExports"]);
     expect(first.readyPorts).toEqual([1, 2]);
 
@@ -116,5 +125,13 @@ describe.skipIf(!isRoot())("nfs-ganesha exports, one Pi per export (needs root f
     expect(stillA.exitCode, stillA.stderr).toBe(0);
     // The root itself stays: unexporting never deletes a Pi's root.
     expect((await execa("test", ["-d", join(b.exportPath, "etc")], { reject: false })).exitCode).toBe(0);
+  });
+
+  it("finding: Debian 12's ganesha refuses a btrfs snapshot root (why snapshots are off with ganesha)", async () => {
+    const c = pi(join(btrfs.mountPoint, "export"), 12);
+    await execa("btrfs", ["subvolume", "snapshot", join(btrfs.mountPoint, "images", "golden"), c.exportPath]);
+    const r = await backend.apply([a, c].map((p) => ({ path: p.exportPath, clientAddress: p.piAddress })));
+    expect(r.failed).toEqual([]);
+    await waitFor(async () => ((await readFile(server?.logFile ?? "", "utf8")).includes(`Could not create export for (${c.exportPath})`) ? true : undefined), "ganesha to log the subvolume export failure", 15_000);
   });
 });
