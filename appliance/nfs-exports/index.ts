@@ -8,3 +8,5 @@ export type { ExportsDeps, KernelExportsOptions } from "./kernel-backend.ts";
 export { GaneshaExportsBackend } from "./ganesha-backend.ts";
 export type { GaneshaExportsOptions, GaneshaReload, SignalSender } from "./ganesha-backend.ts";
 export type { CommandResult, CommandRunner, ExportAction, ExportSpec, ExportsApplyResult, ExportsBackend, ExportsLogger, ObservedExports } from "./types.ts";
+export { createExportsBackend } from "./backend.ts";
+export type { NfsServerKind } from "./backend.ts";
