@@ -143,10 +143,15 @@ export function encodeAck(block: number): Buffer {
   return out;
 }
 
-/** Writes a DATA header for `block` (wrapped to 16 bits: RFC 1350 has no rollover rule, 0 follows 65535). */
+/** Encodes a DATA header for `block` (wrapped to 16 bits: RFC 1350 has no rollover rule, 0 follows 65535). */
 export function encodeDataHeader(block: number): Buffer {
   const out = Buffer.allocUnsafe(DATA_HEADER_BYTES);
-  out.writeUInt16BE(Opcode.Data, 0);
-  out.writeUInt16BE(block & 0xffff, 2);
+  writeDataHeader(out, block);
   return out;
+}
+
+/** Writes a DATA header for `block` into the first four bytes of `packet`. */
+export function writeDataHeader(packet: Buffer, block: number): void {
+  packet.writeUInt16BE(Opcode.Data, 0);
+  packet.writeUInt16BE(block & 0xffff, 2);
 }

@@ -105,7 +105,10 @@ export class FirmwareStore {
     // Concurrent requests for the same file (a storm) share one disk read.
     if (pending) return pending;
     const p = readFile(real)
-      .then((data) => {
+      .then((read) => {
+        // Shared memory, so transfer workers get the bytes without a copy (transfer-pool.ts).
+        const data = Buffer.from(new SharedArrayBuffer(read.length));
+        read.copy(data);
         const entry: Entry = { ino, mtimeMs, size: data.length, data };
         this.store(real, entry);
         return entry;

@@ -375,3 +375,36 @@ describe("TftpServer on loopback", () => {
     expect(s.server.activeTransfers).toBe(0);
   });
 });
+
+describe("TftpServer with transfer workers", () => {
+  it("serves, probes, answers wrong TIDs and stops with transfers in worker threads", async () => {
+    const s = await setup({ workers: 2 });
+    // Pi probe then fetch.
+    const probe = await s.client();
+    await s.rrq(probe, "0660cd37/start4.elf", [["tsize", "0"], ["blksize", "1024"]]);
+    const oack = await probe.next();
+    expect(oack.packet).toEqual({ kind: "oack", options: [["tsize", String(firmware.length)], ["blksize", "1024"]] });
+    await probe.send(encodeError(0, "Early terminate"), oack.from.port);
+    expect(await s.waitEvent((e) => e.kind === "abort")).toMatchObject({ reason: "client-error", errorMessage: "Early terminate" });
+    // Concurrent downloads spread over both workers, one with a stranger poking its port.
+    const cs = await Promise.all([1, 2, 3, 4].map(() => s.client()));
+    await Promise.all(cs.map((c) => s.rrq(c, "start4.elf", [["blksize", "1024"]])));
+    const firsts = await Promise.all(cs.map((c) => c.next()));
+    const stranger = await s.client();
+    await stranger.send(encodeAck(1), firsts[0]!.from.port);
+    expect((await stranger.next()).packet).toMatchObject({ kind: "error", code: TftpErrorCode.UnknownTransferId });
+    const got = await Promise.all(cs.map((c, i) => download(c, firsts[i]!, 1024)));
+    for (const g of got) expect(g).toEqual(firmware);
+    await s.waitEvent((e) => s.events.filter((x) => x.kind === "complete").length === 4 && e.kind === "complete");
+    // A repeated RRQ is answered by the worker's transfer with the same OACK from the same port.
+    const c = await s.client();
+    await s.rrq(c, "start4.elf", [["tsize", "0"]]);
+    const first = await c.next();
+    await s.rrq(c, "start4.elf", [["tsize", "0"]]);
+    const again = await c.next();
+    expect(again.from.port).toBe(first.from.port);
+    await s.server.stop();
+    expect(await s.waitEvent((e) => e.kind === "abort" && e.reason === "server-stop")).toMatchObject({ file: "start4.elf" });
+    expect(s.server.activeTransfers).toBe(0);
+  });
+});

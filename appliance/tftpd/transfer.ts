@@ -3,7 +3,7 @@
  * ERRORs, sends OACK/DATA as the send window says, retransmits on the server's sweep tick.
  */
 import type { RemoteInfo, Socket } from "node:dgram";
-import { decodePacket, encodeDataHeader, encodeError, encodeOack, Opcode, TftpErrorCode } from "./codec.ts";
+import { DATA_HEADER_BYTES, decodePacket, encodeError, encodeOack, Opcode, TftpErrorCode, writeDataHeader } from "./codec.ts";
 import { SendWindow, blockCount, type BlockRange } from "./window.ts";
 import type { AbortReason, TimeoutReason, TransferFigures } from "./types.ts";
 
@@ -47,10 +47,22 @@ export interface TransferHooks {
   onIgnored(reason: string): void;
   /** The socket reported an error on send; the retransmit timer recovers. */
   onSocketError(err: Error): void;
+  /** Called once, when the client first acknowledges something (lets a worker tell the server). */
+  onFirstProgress?(): void;
 }
 
-/** State of one transfer; created by the server once the request is accepted. */
-export class Transfer {
+/** What the server needs of a transfer, whether it runs in this thread or in a worker. */
+export interface TransferHandle {
+  /** True once the client acknowledged anything (a repeated RRQ then means a new transfer). */
+  readonly hasProgressed: boolean;
+  /** The client repeated its RRQ from the same port. */
+  onRepeatedRequest(): void;
+  /** Ends the transfer from the server side. */
+  abort(reason: AbortReason): void;
+}
+
+/** State of one transfer; created by the server (or a transfer worker) once the request is accepted. */
+export class Transfer implements TransferHandle {
   private readonly window: SendWindow;
   private readonly startedAt: number;
   private lastSendAt: number;
@@ -58,6 +70,7 @@ export class Transfer {
   private retries = 0;
   private retransmits = 0;
   private ended = false;
+  private progressed = false;
   /** No-progress limit: the configured idle timeout, but never shorter than the whole retransmit schedule. */
   private readonly idleMs: number;
 
@@ -80,7 +93,7 @@ export class Transfer {
 
   /** True once the client acknowledged anything (ACK 0 of an OACK, or DATA 1). */
   get hasProgressed(): boolean {
-    return this.window.ackedBlocks > 0 || (this.params.oack.length > 0 && !this.window.awaitingOack);
+    return this.progressed;
   }
 
   /** Called by the server's sweep: retransmits after the timeout, ends idle or hopeless transfers. */
@@ -138,6 +151,10 @@ export class Transfer {
       // Hot path: read the block number directly rather than through the general decoder.
       const outcome = this.window.onAck(msg.readUInt16BE(2));
       if (outcome.kind === "ignored") return;
+      if (!this.progressed) {
+        this.progressed = true;
+        this.hooks.onFirstProgress?.();
+      }
       this.lastProgressAt = this.hooks.now();
       this.retries = 0;
       if (outcome.kind === "complete") return this.finish({ kind: "complete" });
@@ -167,8 +184,12 @@ export class Transfer {
     const { data, blockSize, clientPort, clientAddress } = this.params;
     for (let block = range.first; block <= range.last; block++) {
       const start = (block - 1) * blockSize;
-      const payload = data.subarray(start, Math.min(start + blockSize, data.length));
-      this.socket.send([encodeDataHeader(block), payload], clientPort, clientAddress);
+      const end = Math.min(start + blockSize, data.length);
+      // One contiguous datagram: a 4-byte header then the payload (RFC 1350 §5 DATA).
+      const packet = Buffer.allocUnsafe(DATA_HEADER_BYTES + end - start);
+      writeDataHeader(packet, block);
+      data.copy(packet, DATA_HEADER_BYTES, start, end);
+      this.socket.send(packet, clientPort, clientAddress);
     }
     this.lastSendAt = this.hooks.now();
   }

@@ -66,6 +66,8 @@ export interface TftpServerOptions {
   readonly unknownClients: "deny" | "shared";
   /** Bytes of firmware files kept in memory. */
   readonly cacheBytes: number;
+  /** Worker threads running transfers (0: all in the main thread); a storm's sends then use every core. */
+  readonly workers: number;
 }
 
 /** Identifies one transfer (or refused request) in every event. */
