@@ -44,8 +44,16 @@ describe.skipIf(!isRoot())("dhcpd under a 100k-packet fuzz stream (needs root fo
   });
   afterAll(() => bed.cleanup());
 
+  /** The fileserver namespace's UDP receive-buffer drops (/proc/net/snmp `Udp: RcvbufErrors`): the kernel's, not ours. */
+  const kernelDrops = async (): Promise<number> => {
+    const lines = (await bed.exec(fs, "cat", ["/proc/net/snmp"])).stdout.split("\n").filter((l) => l.startsWith("Udp:"));
+    const [names, values] = lines.map((l) => l.trim().split(/\s+/));
+    return Number(values![names!.indexOf("RcvbufErrors")]);
+  };
+
   it("survives, counts the malformed packets, and still serves udhcpc", async () => {
     const malformed = expectedMalformed();
+    const dropsBefore = await kernelDrops();
     const sender = join(fileURLToPath(new URL("../support/", import.meta.url)), "dhcpd-fuzz-sender.ts");
     const r = await bed.exec(pi, "node", ["--import", "tsx", sender, JSON.stringify({ seed: SEED, count: COUNT, targets: ["10.46.189.1", "10.46.189.3"], perMs: 5 })], { timeoutMs: 120_000 });
     expect(r.exitCode, r.stderr).toBe(0);
@@ -64,8 +72,13 @@ describe.skipIf(!isRoot())("dhcpd under a 100k-packet fuzz stream (needs root fo
       60_000,
     );
     expect(server.alive()).toBe(true);
-    // The kernel may drop datagrams when CI is busy (98.6% counted at load 7 on 2 cores); most must be counted.
-    expect(seen, `counted ${seen} of ${malformed} malformed`).toBeGreaterThan(malformed * 0.8);
+    // On a busy machine the kernel drops datagrams when the socket buffer is full (98.6% reached the server at
+    // load 7 on 2 cores, 76% with an image build beside it). Every malformed datagram must be counted by the
+    // server or be among the kernel's own drops; none may vanish inside the server.
+    const dropped = (await kernelDrops()) - dropsBefore;
+    expect(seen + dropped, `counted ${seen} of ${malformed} malformed, kernel dropped ${dropped}`).toBeGreaterThanOrEqual(malformed);
+    // Sanity that the server really worked through thousands, however busy the machine (9675 seen at load 10).
+    expect(seen, `counted ${seen} of ${malformed} malformed`).toBeGreaterThan(malformed * 0.05);
     expect(seen).toBeLessThanOrEqual(malformed);
     const m = await server.metrics();
     expect(m.get("pirack_dhcp_errors_total") ?? 0).toBe(0);
