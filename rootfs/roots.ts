@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { NotFoundError, OperationError } from "../appliance/errors.ts";
 import { chooseCloneStrategy } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
-import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeMachineId, writeRootFile } from "./customise.ts";
+import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";
 import { withDirectoryLock, withDirectoryLocks } from "./lock.ts";
 import { isTempFor, oldDirFor, oldPathFor, planOldRootPruning, stampOf, tempDirFor, tempPathFor } from "./layout.ts";
 import { isMachineId, renderRootFiles } from "./render.ts";
@@ -31,7 +31,7 @@ export interface RootStoreOptions {
   readonly snapshots?: boolean;
   /** Old roots kept per Pi after rebuilds (default 2); older ones are deleted. */
   readonly retainOldRoots?: number;
-  /** SSH host key types to generate (default ed25519, ecdsa, rsa). */
+  /** SSH host key types to generate (default ed25519 and ecdsa; add "rsa" for old clients). */
   readonly hostKeyTypes?: readonly string[];
 }
 
@@ -285,6 +285,7 @@ async function copyIdentity(from: string, to: string): Promise<void> {
   for (const name of await readdir(sshFrom)) {
     if (/^ssh_host_.*_key(\.pub)?$/.test(name)) await copyFile(join(sshFrom, name), join(sshTo, name));
   }
+  await writeHostKeyConfig(to);
   const machineId = await readRootFile(from, "etc/machine-id");
   if (isMachineId(machineId)) await writeRootFile(to, { path: "etc/machine-id", text: machineId ?? "", mode: 0o444 });
 }

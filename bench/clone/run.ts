@@ -12,12 +12,18 @@ import { execa } from "execa";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { cloneTree, createCommandRunner, type CloneStrategy } from "../../rootfs/index.ts";
+import { cloneTree, createCommandRunner, RootStore, type CloneStrategy, type PiRootSpec } from "../../rootfs/index.ts";
 import { createLoopFilesystem, type LoopFilesystem, type LoopFsKind } from "../../rootfs/testing/loop-filesystem.ts";
 import { makeFixtureRoot } from "../../rootfs/testing/fixture-root.ts";
 
 const { values } = parseArgs({
-  options: { clones: { type: "string", default: "96" }, copies: { type: "string", default: "4" }, image: { type: "string" }, mib: { type: "string", default: "400" } },
+  options: {
+    clones: { type: "string", default: "96" },
+    copies: { type: "string", default: "4" },
+    enrol: { type: "string", default: "8" },
+    image: { type: "string" },
+    mib: { type: "string", default: "400" },
+  },
 });
 const clones = Number(values.clones);
 const copies = Number(values.copies);
@@ -74,6 +80,36 @@ async function measure(fs: LoopFilesystem, name: string, golden: string, n: numb
   return row;
 }
 
+/**
+ * What plug-in enrolment waits for: a whole root made the way `serve` makes it (clone, per-Pi
+ * files, machine-id, ed25519/ecdsa/rsa host keys, syncfs, rename), per Pi.
+ */
+async function enrolment(fs: LoopFilesystem, golden: string, n: number): Promise<void> {
+  if (n <= 0) return;
+  const quiet = { info: () => undefined, warn: () => undefined, debug: () => undefined };
+  const store = new RootStore({ imagePath: golden }, { log: quiet, run });
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const spec: PiRootSpec = {
+      port: i + 1,
+      name: `pi${i + 1}`,
+      hostname: `pi${i + 1}`,
+      piAddress: `10.46.189.${4 * i + 2}`,
+      serverAddress: `10.46.189.${4 * i + 1}`,
+      netmask: "255.255.255.252",
+      publicVlan: 131,
+      publicAddress: `2a00:1098:0:84:1000:1::${i + 2}`,
+      publicGateway: "2a00:1098:0:84::1",
+      exportPath: join(fs.mountPoint, "enrol", `10.46.189.${4 * i + 2}`),
+    };
+    const t = process.hrtime.bigint();
+    const r = await store.apply([spec]);
+    if (r.failed.length) throw r.failed[0]?.error;
+    times.push(Number(process.hrtime.bigint() - t) / 1e9);
+  }
+  console.log(`  enrolment (${fs.kind}, whole root incl. customisation): ${n} Pis, ${(times.reduce((a, b) => a + b, 0) / n).toFixed(3)} s/Pi (max ${Math.max(...times).toFixed(3)})`);
+}
+
 const work = await mkdtemp("/var/tmp/pirack-bench-clone-");
 const filesystems: LoopFilesystem[] = [];
 try {
@@ -101,6 +137,7 @@ try {
       rows.push(await measure(fs, "ext4 copy (pirack, tar pipe)", golden, copies, clone("copy")));
       rows.push(await measure(fs, "ext4 cp -a (reference)", golden, copies, async (t) => void (await execa("cp", ["-a", golden, t]))));
     }
+    await enrolment(fs, golden, kind === "ext4" ? Math.min(Number(values.enrol), 2) : Number(values.enrol));
     await fs.release();
     filesystems.pop();
   }

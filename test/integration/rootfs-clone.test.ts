@@ -12,7 +12,7 @@ import { memoryLog } from "../../rootfs/testing/memory-log.ts";
 import { treeManifest } from "../../rootfs/testing/tree-manifest.ts";
 import { isRoot } from "../support/netns.ts";
 
-const PER_PI = /^etc\/(hostname|hosts|fstab|machine-id|network\/interfaces\.d\/eth0\.131|ssh\/ssh_host_.*)$/;
+const PER_PI = /^etc\/(hostname|hosts|fstab|machine-id|network\/interfaces\.d\/eth0\.131|ssh\/ssh_host_.*|ssh\/sshd_config\.d|ssh\/sshd_config\.d\/pirack-host-keys\.conf)$/;
 const skipPerPi = (rel: string) => PER_PI.test(rel);
 
 const spec = (exportsDir: string, port: number): PiRootSpec => ({

@@ -70,7 +70,7 @@ describe.skipIf(!isRoot())("kill -9 during a clone (root: owners and device node
     const restart = await execa("node", ["--import", "tsx", CHILD, args()], { reject: false });
     expect(restart.exitCode, restart.stderr).toBe(0);
     expect(await readdir(tmpDir)).toEqual([]);
-    const perPi = (rel: string) => /^etc\/(hostname|hosts|fstab|machine-id|network\/interfaces\.d\/eth0\.131|ssh\/ssh_host_.*)$/.test(rel);
+    const perPi = (rel: string) => /^etc\/(hostname|hosts|fstab|machine-id|network\/interfaces\.d\/eth0\.131|ssh\/ssh_host_.*|ssh\/sshd_config\.d|ssh\/sshd_config\.d\/pirack-host-keys\.conf)$/.test(rel);
     expect(await treeManifest(pi.exportPath, perPi)).toEqual(await treeManifest(golden, perPi));
     expect(await readFile(exportsFile(), "utf8")).toContain(`Path = "${pi.exportPath}"`);
   });
