@@ -11,7 +11,7 @@ import { FirmwareStore } from "./firmware-store.ts";
 import { TftpMetrics } from "./metrics.ts";
 import { negotiateOptions, type OptionLimits } from "./options.ts";
 import { toNetascii } from "./netascii.ts";
-import { isRefused, resolveRequestPath } from "./paths.ts";
+import { isRefused, resolveRequestPath, type ResolvedPath } from "./paths.ts";
 import { Transfer, type TransferEnd, type TransferHandle, type TransferHooks, type TransferParams } from "./transfer.ts";
 import { TransferPool } from "./transfer-pool.ts";
 import type { Clock, PiBootView, TftpEvent, TftpServerDeps, TftpServerEvents, TftpServerOptions, TransferFigures, TransferRef } from "./types.ts";
@@ -214,7 +214,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
   }
 
-  private async serve(slot: Slot, req: TftpRequest, path: Exclude<ReturnType<typeof resolveRequestPath>, { refused: string }>, rinfo: RemoteInfo): Promise<void> {
+  private async serve(slot: Slot, req: TftpRequest, path: ResolvedPath, rinfo: RemoteInfo): Promise<void> {
     const view: PiBootView | null = await this.deps.resolvePi(rinfo.address);
     const ref: TransferRef = { ...slot.ref, piPort: view?.port ?? null };
     slot.ref = ref;
