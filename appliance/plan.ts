@@ -7,14 +7,8 @@ import { formatIpv4, prefixMask } from "./net/ipv4.ts";
 import { compressionOf, formatIpv6, parseIpv6, parseIpv6Prefix } from "./net/ipv6.ts";
 import { rackSwitchState } from "../switch/plan.ts";
 import type { DesiredSwitchState } from "../switch/types.ts";
-import {
-  renderCmdline,
-  renderConfigTxt,
-  renderExportLine,
-  renderExportsFile,
-  renderPublicInterface,
-  renderStorageInterface,
-} from "./render.ts";
+import { renderExportsFile, renderExportsLine } from "./nfs-exports/exports-file.ts";
+import { renderCmdline, renderConfigTxt, renderPublicInterface, renderStorageInterface } from "./render.ts";
 
 /** A Pi model as the DHCP layer names it from option 97 and the MAC ("3B", "3B+", "4B", "5", "3-family", ...). */
 export type PiModel = string;
@@ -143,7 +137,7 @@ export function planPort(config: Config, port: number, learned?: LearnedPi): Por
         prefixLength: publicPrefixLength,
         gateway: config.public.gateway,
       }),
-      exportLine: renderExportLine(exportPath, slot.piAddress),
+      exportLine: renderExportsLine({ path: exportPath, clientAddress: slot.piAddress }),
     },
   };
 }
@@ -162,7 +156,7 @@ export function planRack(config: Config, learned: ReadonlyMap<number, LearnedPi>
     fileserverInterface: config.fileserver.interface,
     ports,
     switchState,
-    exportsFile: renderExportsFile(ports.filter((p) => p.enrolled).map((p) => p.files.exportLine)),
+    exportsFile: renderExportsFile(ports.filter((p) => p.enrolled).map((p) => ({ path: p.exportPath, clientAddress: p.piAddress }))),
   };
 }
 

@@ -23,7 +23,7 @@ describe("per-Pi root files for the seed rack's Pi 1 (golden)", () => {
   });
 
   it("puts the public address on eth0.131 with the /64 and gateway", () => {
-    expect(renderPublicInterface(pi1)).toContain("iface eth0.131 inet6 static\n    address 2a00:1098:0:84:1000:1::2/64\n    gateway 2a00:1098:0:84::1\n");
+    expect(renderPublicInterface(pi1)).toContain("iface eth0.131 inet6 static\n\taddress\t2a00:1098:0:84:1000:1::2\n\tnetmask 64\n\tgateway\t2a00:1098:0:84::1\n");
   });
 
   it("never declares eth0 itself (ifdown would cut the NFS root)", () => {
@@ -31,7 +31,7 @@ describe("per-Pi root files for the seed rack's Pi 1 (golden)", () => {
   });
 
   it("keeps an explicit prefix length", () => {
-    expect(renderPublicInterface({ ...pi1, publicAddress: "2001:db8::5/56" })).toContain("address 2001:db8::5/56");
+    expect(renderPublicInterface({ ...pi1, publicAddress: "2001:db8::5/56" })).toContain("\taddress\t2001:db8::5\n\tnetmask 56\n");
   });
 
   it("mounts / from the Pi's own export and has no SD-card entries", () => {

@@ -3,6 +3,7 @@
  * adapter writes these into a fresh clone before it is renamed into place, and keeps them in sync.
  */
 import { DecodeError } from "../appliance/errors.ts";
+import { renderPublicInterface as renderPublicStanza } from "../appliance/render.ts";
 import type { PiRootSpec } from "./types.ts";
 
 /** A file inside a Pi's root: path relative to the root (`etc/hostname`), text and mode. */
@@ -60,25 +61,10 @@ export function renderHosts(spec: PiRootSpec): string {
 /** Name of the public VLAN interface, `eth0.<vlan>` (ifupdown creates VLAN links named raw.vid natively). */
 export const publicInterfaceName = (spec: PiRootSpec): string => `eth0.${spec.publicVlan}`;
 
-/**
- * `/etc/network/interfaces.d/eth0.<vlan>`. Only the VLAN is declared: `eth0` itself is configured by
- * the kernel's `ip=` and must never be touched by ifupdown, or `ifdown -a` at shutdown would cut the
- * NFS root from under the running system.
- */
+/** `/etc/network/interfaces.d/eth0.<vlan>`: the same stanza `pirack plan` shows (appliance/render.ts). */
 export function renderPublicInterface(spec: PiRootSpec): string {
   const { address, prefixLength } = splitPublicAddress(spec);
-  const name = publicInterfaceName(spec);
-  return [
-    `# Public network, VLAN ${spec.publicVlan} tagged on eth0 (written by pirack).`,
-    `auto ${name}`,
-    `iface ${name} inet6 static`,
-    `    address ${address}/${prefixLength}`,
-    `    gateway ${spec.publicGateway}`,
-    // A static address: router advertisements on the shared VLAN must not add more.
-    "    accept_ra 0",
-    "    autoconf 0",
-    "",
-  ].join("\n");
+  return renderPublicStanza({ interfaceName: publicInterfaceName(spec), address, prefixLength, gateway: spec.publicGateway });
 }
 
 /**
