@@ -14,7 +14,9 @@ import type { Config } from "./config.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { OperationError } from "./errors.ts";
 import type { RackPlan } from "./plan.ts";
-import { desiredExportsFile, desiredInterfaceFiles } from "./reconcile/fileserver-files.ts";
+import { desiredInterfaceFiles } from "./reconcile/fileserver-files.ts";
+import { exportsBackendFor, exportsSubsystem, piRootSpecs, rootsSubsystem, rootStoreOptions } from "./reconcile/roots.ts";
+import { createCommandRunner, rebuildRoot } from "../rootfs/index.ts";
 import { localFileStore, ManagedFiles } from "./reconcile/managed-files.ts";
 import { bind, type BoundSubsystem } from "./reconcile/reconciler.ts";
 import { desiredLinks, StorageLinks } from "./reconcile/storage-links.ts";
@@ -49,26 +51,37 @@ export function parseListen(text: string): { host: string; port: number } {
 
 /** The subsystems for a config, in pass order; sysroot "/" means the real system. The switch goes last, so a
  * slow or dead switch never delays a Pi's files, links or root. */
-function subsystems(app: Appliance, sysroot: string, switches: SwitchHolder, log: Logger): BoundSubsystem<RackPlan>[] {
+function subsystems(app: Appliance, sysroot: string, switches: SwitchHolder, log: Logger, metrics: MetricsRegistry): BoundSubsystem<RackPlan>[] {
   const real = resolve(sysroot) === "/";
   const run = async (cmd: string, args: readonly string[]) => (await execa(cmd, args)).stdout;
   const interfaceFiles = new ManagedFiles("interface-files", join(sysroot, "etc/network/interfaces.d"), localFileStore);
-  const exportsFiles = new ManagedFiles("exports-file", join(sysroot, "etc/exports.d"), localFileStore, async () => {
-    // exportfs(8) re-reads /etc/exports and /etc/exports.d/*.exports; only on the real system.
-    if (real) await run("exportfs", ["-ra"]);
-    else log.debug({ sysroot }, "exportfs skipped under a sysroot");
-  });
   const cfg = (): Config => app.config;
+  const rootsDeps = { log: log.child({ component: "roots" }), metrics, config: cfg, sysroot: real ? "/" : sysroot };
   const links = new StorageLinks({ ip: (args) => run("ip", args), parent: () => cfg().fileserver.interface });
   return [
     bind(interfaceFiles, (plan: RackPlan) => (cfg().fileserver.manageInterfaces ? desiredInterfaceFiles(plan) : undefined)),
     // Run-time links only on the real system; under a sysroot the files are the whole job.
     bind(links, (plan: RackPlan) => (real && cfg().fileserver.manageInterfaces ? desiredLinks(plan) : undefined)),
-    bind(exportsFiles, (plan: RackPlan) => (cfg().nfs.server === "kernel" ? desiredExportsFile(plan) : undefined)),
+    rootsSubsystem(rootsDeps),
+    exportsSubsystem(rootsDeps),
     bind(new SwitchState(() => switches.for(cfg())), (plan: RackPlan) =>
       switches.for(cfg()) ? withPowerOverrides(plan.switchState, app.poweredOff) : undefined,
     ),
   ];
+}
+
+/** Resets one enrolled Pi's root to golden (old root kept aside) with no reconcile pass in flight. */
+async function rebuildPort(app: Appliance, port: number, sysroot: string, log: Logger, metrics: MetricsRegistry) {
+  const config = app.config;
+  const pis = piRootSpecs(app.plan, config.public.vlan);
+  const real = resolve(sysroot) === "/";
+  // Under a sysroot the kernel backend would run the host's exportfs: leave the file to the next pass instead.
+  const exports = real || config.nfs.server === "ganesha" ? exportsBackendFor(config, real ? "/" : sysroot, { log, metrics }) : undefined;
+  const result = await app.reconciler.exclusive(() =>
+    rebuildRoot({ ...rootStoreOptions(config), pis, port, ...(exports ? { exports } : {}) }, { log, run: createCommandRunner(), metrics }),
+  );
+  void app.reconciler.request(`root of port ${port} rebuilt`);
+  return { path: result.path, oldPath: result.oldPath, strategy: result.strategy };
 }
 
 /** Polls the switch for link and PoE changes (no trap port: 162 would need another capability). */
@@ -100,7 +113,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     log,
     clock,
     metrics,
-    subsystems: (self) => subsystems(self, opts.sysroot, switches, log.child({ component: "fileserver" })),
+    subsystems: (self) => subsystems(self, opts.sysroot, switches, log.child({ component: "fileserver" }), metrics),
   });
 
   if (opts.dryRun) {
@@ -122,6 +135,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
         app.setPower(piPort, action === "off" ? "off" : "on");
         return steps;
       },
+      rebuild: (piPort) => rebuildPort(app, piPort, opts.sysroot, log.child({ component: "roots" }), metrics),
     },
     host,
     port,

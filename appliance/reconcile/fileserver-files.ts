@@ -5,8 +5,3 @@ import type { RackPlan } from "../plan.ts";
 export function desiredInterfaceFiles(plan: RackPlan): Map<string, string> {
   return new Map(plan.ports.map((p) => [p.interfaceName, p.files.storageInterface]));
 }
-
-/** `/etc/exports.d/pirack.exports`. */
-export function desiredExportsFile(plan: RackPlan): Map<string, string> {
-  return new Map([["pirack.exports", plan.exportsFile]]);
-}

@@ -4,7 +4,9 @@ import { validateConfig, type Config } from "../config.ts";
 import { planRack, type RackPlan } from "../plan.ts";
 import { ManagedFiles, type FileStore } from "./managed-files.ts";
 import { bind, Reconciler } from "./reconciler.ts";
-import { desiredInterfaceFiles, desiredExportsFile } from "./fileserver-files.ts";
+import { desiredInterfaceFiles } from "./fileserver-files.ts";
+
+const desiredExportsFile = (plan: RackPlan) => new Map([["pirack.exports", plan.exportsFile]]);
 
 /** An in-memory filesystem that, like a strict real world, rejects a duplicate create or a delete of something missing. */
 class StrictFakeStore implements FileStore {
@@ -144,5 +146,23 @@ describe("reconciler against a strict fake world", () => {
     const report = await reconciler.request("test");
     expect(report.failed).toMatchObject([{ subject: "/etc/network/interfaces.d/eth0.10", error: "disk full", code: "ENOSPC" }]);
     expect(report.applied.map((a) => a.subject)).toContain("/etc/network/interfaces.d/eth0.11");
+  });
+});
+
+describe("exclusive work", () => {
+  it("waits for a running pass and holds later passes back until it is done", async () => {
+    const store = new StrictFakeStore();
+    const { reconciler } = rig(store, planRack(configWith("1-2", 10, [1])));
+    const order: string[] = [];
+    const pass = reconciler.request("first").then(() => order.push("pass 1 done"));
+    const work = reconciler.exclusive(async () => {
+      order.push("exclusive start");
+      const later = reconciler.request("during").then(() => order.push("pass 2 done"));
+      await new Promise((r) => setImmediate(r));
+      order.push("exclusive end");
+      return { later }; // wrapped: returning the promise itself would make the work wait for the pass it holds back
+    });
+    await Promise.all([pass, work.then(({ later }) => later)]);
+    expect(order).toEqual(["pass 1 done", "exclusive start", "exclusive end", "pass 2 done"]);
   });
 });

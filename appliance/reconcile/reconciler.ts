@@ -99,6 +99,27 @@ export class Reconciler<State> {
     return this.queued.promise;
   }
 
+  /**
+   * Runs `fn` (an explicit rebuild, say) with no pass in flight and none starting until it is done; passes
+   * requested meanwhile run right after it.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const busy = this.running ?? this.queued?.promise;
+      if (!busy) break;
+      await busy.catch(() => undefined);
+    }
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    this.running = held.then(() => this.last ?? emptyReport("exclusive", this.deps.clock.now()));
+    try {
+      return await fn();
+    } finally {
+      this.running = undefined;
+      release();
+    }
+  }
+
   /** Plans every subsystem against the world without applying anything (`--dry-run`). */
   async dryRun(): Promise<(Action & { subsystem: string })[]> {
     const state = this.deps.state();
@@ -146,6 +167,8 @@ export class Reconciler<State> {
     return report;
   }
 }
+
+const emptyReport = (reason: string, at: Date): PassReport => ({ reason, startedAt: at, durationMs: 0, applied: [], failed: [] });
 
 function errorFields(err: unknown): { error: string; code?: string } {
   const e = err as { message?: string; code?: unknown };

@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, readFile, rm, writeFile, mkdir, chmod } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isRoot, TestBed, waitFor } from "../support/netns.ts";
+import { makeFixtureRoot } from "../../rootfs/testing/fixture-root.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const bed = new TestBed();
@@ -25,7 +25,8 @@ public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddr
 ports: 1-2
 boot: { firmware: ${d}/firmware, nfsOptions: "vers=3,tcp" }
 paths: { exports: ${d}/export, images: ${d}/images, state: ${d}/state }
-nfs: { server: none }
+image: golden
+nfs: { server: kernel }
 enrol: auto
 `;
 
@@ -36,10 +37,13 @@ const api = async (path: string) => {
 
 describe.skipIf(!isRoot())("pirack serve netboots Pis in namespaces (root)", () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "pirack-e2e-"));
+    // /var/tmp: the golden fixture holds device nodes, which a tmpfs /tmp mounted nodev would refuse.
+    dir = await mkdtemp(join("/var/tmp", "pirack-e2e-"));
     await mkdir(join(dir, "firmware"), { recursive: true });
     await writeFile(join(dir, "firmware/bootcode.bin"), randomBytes(52_480));
     await writeFile(join(dir, "rack.yaml"), rackYaml(dir));
+    await mkdir(join(dir, "images/golden"), { recursive: true });
+    await makeFixtureRoot(join(dir, "images/golden"));
     const hook = join(dir, "hook.sh");
     await writeFile(hook, await readFile(join(root, "test/fixtures/dhcpd/client-hook.sh")));
     await chmod(hook, 0o755);
@@ -109,5 +113,28 @@ describe.skipIf(!isRoot())("pirack serve netboots Pis in namespaces (root)", () 
     ]);
     const metrics = (await api("/metrics"))!;
     expect(metrics).toMatch(/pirack_pis_enrolled 2/);
+  });
+
+  it("clones a root for each Pi it saw, exports exactly those, and rebuilds one on request keeping the old aside", async () => {
+    const root1 = join(dir, "export/10.46.189.2");
+    await waitFor(async () => (await readFile(join(root1, "etc/hostname"), "utf8").catch(() => undefined)) === "bench-01\n" || undefined, "port 1's root", 60_000);
+    await waitFor(async () => (await readFile(join(dir, "export/10.46.189.6/etc/hostname"), "utf8").catch(() => undefined)) === "bench-02\n" || undefined, "port 2's root", 60_000);
+    const exportsFile = join(dir, "sysroot/etc/exports.d/pirack.exports");
+    const lines = await waitFor(async () => {
+      const text = await readFile(exportsFile, "utf8").catch(() => "");
+      const l = text.split("\n").filter((x) => x.startsWith("/"));
+      return l.length === 2 ? l : undefined;
+    }, "exports of both roots", 30_000);
+    expect(lines).toEqual([`${root1} 10.46.189.2(rw,sync,no_subtree_check,no_root_squash)`, `${dir}/export/10.46.189.6 10.46.189.6(rw,sync,no_subtree_check,no_root_squash)`]);
+    expect(await readFile(join(root1, "etc/network/interfaces.d/eth0.131"), "utf8")).toContain("\taddress\t2a00:1098:0:84:1000:1::2\n");
+
+    await writeFile(join(root1, "written-by-the-pi"), "keep me\n");
+    const r = await bed.exec(fs, "curl", ["-sf", "-X", "POST", "http://127.0.0.1:8067/api/v1/pis/1/rebuild"], { timeoutMs: 120_000 });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const result = (JSON.parse(r.stdout) as { result: { oldPath: string; path: string } }).result;
+    expect(result.path).toBe(root1);
+    expect(await readFile(join(result.oldPath, "written-by-the-pi"), "utf8")).toBe("keep me\n");
+    await expect(readFile(join(root1, "written-by-the-pi"))).rejects.toThrow(/ENOENT/);
+    expect(await readFile(join(root1, "etc/hostname"), "utf8")).toBe("bench-01\n");
   });
 });
