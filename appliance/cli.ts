@@ -6,33 +6,13 @@ import { Command, Option } from "commander";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadConfigFile } from "./config-file.ts";
-import type { Config } from "./config.ts";
+import { callApi, CliFailure, cliLogger, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
+import { registerRootfsCommands } from "./cli-rootfs.ts";
 import { writeFileAtomic } from "./fs-atomic.ts";
 import { planFiles, planRack } from "./plan.ts";
 
 /** The embedded default rack: the story's two-Pi seed example, shipped in the package. */
 export const DEFAULT_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), "../examples/seed-rack.yaml");
-
-/** Exit codes: 0 fine, 1 operation failed, 2 bad config or usage. */
-const EXIT_CONFIG = 2;
-
-class CliFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
-async function requireConfig(path: string): Promise<Config> {
-  const result = await loadConfigFile(path);
-  if (!result.ok) {
-    throw new CliFailure(`${path}: ${result.problems.length} problem(s):\n  ${result.problems.join("\n  ")}`, EXIT_CONFIG);
-  }
-  return result.config;
-}
 
 const program = new Command("pirack")
   .description("netboot appliance for shelves of Raspberry Pis")
@@ -86,27 +66,6 @@ program
     process.exit(code);
   });
 
-/** Calls a running appliance's API; a refused connection is told apart from an API error. */
-async function callApi(base: string, path: string, init?: RequestInit): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, base), init);
-  } catch (err) {
-    throw new CliFailure(`no appliance answers at ${base} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`, 1);
-  }
-  const body = (await res.json().catch(() => undefined)) as { error?: string } | undefined;
-  if (!res.ok) throw new CliFailure(`${init?.method ?? "GET"} ${path}: ${res.status} ${body?.error ?? res.statusText}`, 1);
-  return body;
-}
-
-/** Renders rows as an aligned text table. */
-export function renderTable(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
-  const cell = (v: unknown) => (v === null || v === undefined ? "-" : String(v));
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd();
-  return [line([...columns]), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join("\n") + "\n";
-}
-
 const apiOption = () => new Option("--api <url>", "a running appliance's API").default("http://127.0.0.1:8067");
 
 program
@@ -119,12 +78,6 @@ program
     if (opts.json) process.stdout.write(`${JSON.stringify(pis, null, 2)}\n`);
     else process.stdout.write(renderTable(pis, ["port", "name", "vlan", "piAddress", "mac", "serial", "model", "power", "bootStage", "lastSeen"]));
   });
-
-/** A root logger for one-shot commands: warnings and errors only, on stderr (stdout is the command's output). */
-async function cliLogger() {
-  const { pino } = await import("pino");
-  return pino({ level: process.env.PIRACK_LOG_LEVEL ?? "warn" }, pino.destination(2));
-}
 
 /** The switch driver for a config file; fails when the rack manages no switch. */
 async function switchFor(configPath: string) {
@@ -201,6 +154,8 @@ program
       holder.close();
     }
   });
+
+registerRootfsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

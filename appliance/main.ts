@@ -75,8 +75,7 @@ async function rebuildPort(app: Appliance, port: number, sysroot: string, log: L
   const config = app.config;
   const pis = piRootSpecs(app.plan, config.public.vlan);
   const real = resolve(sysroot) === "/";
-  // Under a sysroot the kernel backend would run the host's exportfs: leave the file to the next pass instead.
-  const exports = real || config.nfs.server === "ganesha" ? exportsBackendFor(config, real ? "/" : sysroot, { log, metrics }) : undefined;
+  const exports = exportsBackendFor(config, real ? "/" : sysroot, { log, metrics });
   const result = await app.reconciler.exclusive(() =>
     rebuildRoot({ ...rootStoreOptions(config), pis, port, ...(exports ? { exports } : {}) }, { log, run: createCommandRunner(), metrics }),
   );

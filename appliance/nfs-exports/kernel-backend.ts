@@ -12,8 +12,11 @@ export interface KernelExportsOptions {
   readonly sysroot?: string;
   /** The exports file; default `/etc/exports.d/pirack.exports`. */
   readonly file?: string;
-  /** exportfs program; default `exportfs` (tests wrap it to see the sysroot's files). */
-  readonly exportfs?: string;
+  /**
+   * exportfs program; default `exportfs` (tests wrap it to see the sysroot's files). `false`: file only, for a
+   * sysroot that is not the real system: the file is written, the host's export table is neither read nor changed.
+   */
+  readonly exportfs?: string | false;
 }
 
 /** Injected dependencies of an exports backend. */
@@ -27,7 +30,7 @@ export interface ExportsDeps {
 export class KernelExportsBackend implements ExportsBackend {
   readonly kind = "kernel" as const;
   private readonly file: string;
-  private readonly exportfs: string;
+  private readonly exportfs: string | false;
 
   constructor(
     opts: KernelExportsOptions,
@@ -40,9 +43,12 @@ export class KernelExportsBackend implements ExportsBackend {
   /** Reads pirack's file and the live export table. */
   async observe(): Promise<ObservedExports> {
     const fileText = await readTextIfExists(this.file);
+    const file = fileText === undefined ? undefined : parseExportsFile(fileText);
+    // File only: what the file says stands in for the live table.
+    if (this.exportfs === false) return { fileText, file, live: file ?? [] };
     const r = await this.deps.run(this.exportfs, ["-v"]);
     if (r.exitCode !== 0) throw new OperationError("EXPORTFS_FAILED", `exportfs -v exited with ${r.exitCode}: ${r.stderr.trim()}`);
-    return { fileText, file: fileText === undefined ? undefined : parseExportsFile(fileText), live: parseExportfsVerbose(r.stdout) };
+    return { fileText, file, live: parseExportfsVerbose(r.stdout) };
   }
 
   /** Pure plan; see `planKernelExports`. */
@@ -73,6 +79,7 @@ export class KernelExportsBackend implements ExportsBackend {
   }
 
   private async reload(): Promise<void> {
+    if (this.exportfs === false) return;
     const r = await this.deps.run(this.exportfs, ["-ra"]);
     // exportfs -ra exits 0 even when it skipped a line it could not parse, but says so on stderr.
     if (r.exitCode !== 0 || /exportfs: .*(error|Failed|unknown|bad)/i.test(r.stderr)) {

@@ -9,11 +9,9 @@ import { OperationError } from "../errors.ts";
 import type { MetricsRegistry } from "../metrics.ts";
 import { createExportsBackend, type ExportsBackend } from "../nfs-exports/index.ts";
 import { describeExportAction } from "../nfs-exports/plan.ts";
-import { renderExportsFile } from "../nfs-exports/exports-file.ts";
 import type { ExportSpec } from "../nfs-exports/types.ts";
 import type { RackPlan } from "../plan.ts";
 import { createCommandRunner, describeRootAction, RootStore, toExportSpec, type PiRootSpec, type RootfsLogger, type RootStoreOptions } from "../../rootfs/index.ts";
-import { ManagedFiles, localFileStore } from "./managed-files.ts";
 import type { Action, BoundSubsystem } from "./reconciler.ts";
 
 /** The roots of enrolled Pis, as the rootfs module takes them. */
@@ -78,45 +76,40 @@ export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
   };
 }
 
-/** The exports backend for the config in force under `sysroot`; undefined for `nfs.server: none`. */
+/**
+ * The exports backend for the config in force; undefined for `nfs.server: none`. Under a sysroot other than "/"
+ * the kernel backend only writes its file (the host's exportfs is never run) and ganesha is reloaded through the
+ * pid file `<sysroot>/run/ganesha/ganesha.pid` (the bench's own ganesha).
+ */
 export function exportsBackendFor(config: Config, sysroot: string, deps: Pick<RootsDeps, "log" | "metrics">): ExportsBackend | undefined {
   const real = sysroot === "/";
   return createExportsBackend(
     config.nfs.server,
-    real ? {} : { sysroot, reload: { kind: "pidFile", path: join(sysroot, "run/ganesha/ganesha.pid") } },
+    real ? {} : { sysroot, exportfs: false, reload: { kind: "pidFile", path: join(sysroot, "run/ganesha/ganesha.pid") } },
     { log: deps.log, run: createCommandRunner(), metrics: deps.metrics },
   );
 }
 
-/** Exports of the roots that exist. Under a sysroot the kernel backend's file is written but exportfs is not run. */
+/** Exports of exactly the roots that exist, each to its own Pi. */
 export function exportsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
-  const fileOnly = new ManagedFiles("exports-file", join(deps.sysroot, "etc/exports.d"), localFileStore);
   const ready = async (plan: RackPlan): Promise<ExportSpec[]> => {
     const out: ExportSpec[] = [];
     for (const spec of piRootSpecs(plan, deps.config().public.vlan)) if (await isDir(spec.exportPath)) out.push(toExportSpec(spec));
     return out;
   };
-  const mode = () => (deps.config().nfs.server === "none" ? "none" : deps.config().nfs.server === "kernel" && deps.sysroot !== "/" ? "file" : "backend");
   return {
     name: "exports",
     async planFor(plan) {
+      const backend = exportsBackendFor(deps.config(), deps.sysroot, deps);
+      if (!backend) return [];
       const desired = await ready(plan);
-      switch (mode()) {
-        case "none":
-          return [];
-        case "file":
-          return fileOnly.plan(new Map([["pirack.exports", renderExportsFile(desired)]]), await fileOnly.observe());
-        default: {
-          const backend = exportsBackendFor(deps.config(), deps.sysroot, deps)!;
-          const actions = backend.plan(desired, await backend.observe());
-          if (actions.length === 0) return [];
-          return [{ kind: "syncExports", subject: backend.kind, description: actions.map(describeExportAction).join("; "), desired } as Action];
-        }
-      }
+      const actions = backend.plan(desired, await backend.observe());
+      if (actions.length === 0) return [];
+      return [{ kind: "syncExports", subject: backend.kind, description: actions.map(describeExportAction).join("; "), desired } as Action];
     },
     async apply(action) {
-      if (action.kind !== "syncExports") return fileOnly.apply(action as Parameters<typeof fileOnly.apply>[0]);
-      const backend = exportsBackendFor(deps.config(), deps.sysroot, deps)!;
+      const backend = exportsBackendFor(deps.config(), deps.sysroot, deps);
+      if (!backend) return;
       const result = await backend.apply((action as Action & { desired: ExportSpec[] }).desired);
       if (result.failed.length > 0) {
         throw new OperationError("EXPORTS_INCOMPLETE", result.failed.map((f) => `${describeExportAction(f.action)}: ${f.error.message}`).join("; "));

@@ -2,13 +2,15 @@
 // the netboot packages, finalised for NFS roots; then a Pi root cloned from it is checked with the
 // image's own ifupdown and sshd, and the image survives a tarball import unchanged.
 import { execa } from "execa";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildImage, createCommandRunner, DEFAULT_MIRROR, importImage, parseDpkgStatus, RootStore, type ImageResult, type PiRootSpec, type Progress } from "../../rootfs/index.ts";
+import { createCommandRunner, DEFAULT_MIRROR, importImage, parseDpkgStatus, RootStore, type ImageResult, type PiRootSpec, type Progress } from "../../rootfs/index.ts";
 import { memoryLog } from "../../rootfs/testing/memory-log.ts";
 import { treeManifest } from "../../rootfs/testing/tree-manifest.ts";
 import { isRoot } from "../support/netns.ts";
+
+const pirack = new URL("../../bin/pirack.mjs", import.meta.url).pathname;
 
 /** The host's own Debian mirror (CI can reach it), else Debian's default. */
 async function hostMirror(): Promise<string> {
@@ -27,7 +29,19 @@ describe.skipIf(!isRoot())("golden image build with debootstrap (root: debootstr
     work = await mkdtemp("/var/tmp/pirack-image-");
     const arch = (await execa("dpkg", ["--print-architecture"])).stdout.trim();
     const started = Date.now();
-    image = await buildImage({ imagesDir: join(work, "images"), name: "golden", arch, mirror: await hostMirror() }, { log, run, onProgress: (p) => progress.push(p) });
+    // Built through the real CLI (`pirack image build`), as an operator would; progress arrives on stderr.
+    const config = join(work, "rack.yaml");
+    await writeFile(
+      config,
+      `storage: { network: 10.46.189.0/24 }\npublic: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddress: "2a00:1098:0:84:1000:1::2" }\nports: 1\npaths: { images: ${join(work, "images")}, exports: ${join(work, "export")} }\n`,
+    );
+    const cli = await execa("node", [pirack, "image", "build", "--config", config, "--name", "golden", "--arch", arch, "--mirror", await hostMirror(), "--json"], { reject: false });
+    expect(cli.exitCode, cli.stderr.slice(-2000)).toBe(0);
+    image = JSON.parse(cli.stdout) as ImageResult;
+    for (const line of cli.stderr.split("\n")) {
+      const m = /^([a-z][\w-]*): (.*)$/.exec(line);
+      if (m) progress.push({ phase: m[1]!, message: m[2]! });
+    }
     // Recorded for docs/rootfs.md: how long the CI build takes and how big the image is.
     console.info(`image build: ${((Date.now() - started) / 1000).toFixed(0)} s, ${(image.sizeBytes / 1e6).toFixed(0)} MB, ${image.packages} packages`);
   }, 600_000);
