@@ -99,9 +99,9 @@ export class BootServices {
     const app = this.deps.appliance;
     // The firmware cache is keyed to its root: a new root or new limits mean a new server (transfers in flight end).
     await this.tftp?.stop();
-    this.tftpKey = JSON.stringify(app.config.boot.firmware);
+    this.tftpKey = JSON.stringify([app.config.boot.firmware, app.config.tftp]);
     this.tftp = new TftpServer(
-      { firmwareRoot: app.config.boot.firmware, address: this.deps.listen.tftpAddress, port: this.deps.listen.tftpPort },
+      { ...app.config.tftp, firmwareRoot: app.config.boot.firmware, address: this.deps.listen.tftpAddress, port: this.deps.listen.tftpPort },
       { log: this.deps.log, metrics: this.deps.metrics, resolvePi: (address) => piBootView(app.plan, address) },
     );
     this.tftp.on("transfer", (e) => this.onTftp(e));
@@ -112,7 +112,7 @@ export class BootServices {
     const config = this.deps.appliance.config;
     if (JSON.stringify(config.dhcp) !== this.dhcpKey) await this.restartDhcp();
     else await this.dhcp?.updateScopes(dhcpScopes(plan));
-    if (JSON.stringify(config.boot.firmware) !== this.tftpKey) await this.restartTftp();
+    if (JSON.stringify([config.boot.firmware, config.tftp]) !== this.tftpKey) await this.restartTftp();
   }
 
   private onDhcpRequest(e: DhcpRequestEvent): void {

@@ -7,6 +7,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "./net/ipv4.ts";
 import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "./net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
+import { DEFAULT_TFTP_OPTIONS } from "./tftpd/server.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -96,6 +97,22 @@ const sections = {
       nonPiClients: z.enum(["answer", "ignore"]).default(DEFAULT_DHCP_SETTINGS.nonPiClients),
       pi3OfferDelayMs: z.number().int().min(0).max(10_000).default(DEFAULT_DHCP_SETTINGS.pi3OfferDelayMs),
       replyAddressing: z.enum(["broadcast", "unicast"]).default(DEFAULT_DHCP_SETTINGS.replyAddressing),
+    })
+    .prefault({}),
+  // Beyond DESIGN.md §5: TFTP limits; the defaults are the TFTP module's own constants.
+  tftp: z
+    .strictObject({
+      // RFC 2348 allows 8..65464; more than the path MTU only fragments.
+      maxBlockSize: z.number().int().min(512).max(65_464).default(DEFAULT_TFTP_OPTIONS.maxBlockSize),
+      maxWindowSize: z.number().int().min(1).max(65_535).default(DEFAULT_TFTP_OPTIONS.maxWindowSize),
+      retransmitTimeoutMs: z.number().int().min(100).max(60_000).default(DEFAULT_TFTP_OPTIONS.retransmitTimeoutMs),
+      maxRetransmits: z.number().int().min(0).max(50).default(DEFAULT_TFTP_OPTIONS.maxRetransmits),
+      idleTimeoutMs: z.number().int().min(1000).max(600_000).default(DEFAULT_TFTP_OPTIONS.idleTimeoutMs),
+      maxTransfers: z.number().int().min(1).max(65_536).default(DEFAULT_TFTP_OPTIONS.maxTransfers),
+      maxTransfersPerClient: z.number().int().min(1).max(1024).default(DEFAULT_TFTP_OPTIONS.maxTransfersPerClient),
+      unknownClients: z.enum(["deny", "shared"]).default(DEFAULT_TFTP_OPTIONS.unknownClients),
+      cacheBytes: z.number().int().min(0).default(DEFAULT_TFTP_OPTIONS.cacheBytes),
+      workers: z.number().int().min(0).max(16).default(DEFAULT_TFTP_OPTIONS.workers),
     })
     .prefault({}),
   enrol: z.enum(["auto", "manual"]).default("auto"),
