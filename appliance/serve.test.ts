@@ -3,7 +3,7 @@ import { execa, type ResultPromise } from "execa";
 import { mkdtemp, readFile, readdir, rm, writeFile, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
+import { freePort } from "../test/support/free-port.ts";
 
 const pirack = new URL("../bin/pirack.mjs", import.meta.url).pathname;
 
@@ -17,13 +17,6 @@ nfs: { server: kernel }
 pis: [ { port: 1, name: pi01 } ]
 `;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Collects the daemon's JSON log lines and lets a test wait for one. */
 function logReader(child: ResultPromise) {

@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { checkPiRootSpec, isMachineId, renderFstab, renderHosts, renderMachineId, renderPublicInterface, renderRootFiles } from "./render.ts";
+import { seedPiSpec } from "./testing/seed-pi.ts";
 import type { PiRootSpec } from "./types.ts";
 
 /** Pi 1 of the seed rack (DESIGN.md §5): the story's exact values. */
-const pi1: PiRootSpec = {
-  port: 1,
-  name: "pi01",
-  hostname: "pi01",
-  piAddress: "10.46.189.2",
-  serverAddress: "10.46.189.1",
-  netmask: "255.255.255.252",
-  publicVlan: 131,
-  publicAddress: "2a00:1098:0:84:1000:1::2",
-  publicGateway: "2a00:1098:0:84::1",
-  exportPath: "/export/10.46.189.2",
-};
+const pi1: PiRootSpec = seedPiSpec(1);
 
 describe("per-Pi root files for the seed rack's Pi 1 (golden)", () => {
   it.each(renderRootFiles(pi1).map((f) => [f.path, f] as const))("%s", async (path, file) => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort } from "../support/free-port.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -17,13 +17,6 @@ let sim: SimulatedSwitch;
 let dir: string;
 let config: string;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const snmpget = async (oid: string) =>
   (await execa("snmpget", ["-v2c", "-c", "public", "-Oqv", `127.0.0.1:${sim.address().port}`, oid])).stdout.trim();

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PiRootSpec } from "../../rootfs/index.ts";
 import { makeFixtureRoot } from "../../rootfs/testing/fixture-root.ts";
+import { seedPiSpec } from "../../rootfs/testing/seed-pi.ts";
 import { treeManifest } from "../../rootfs/testing/tree-manifest.ts";
 import { isRoot, waitFor } from "../support/netns.ts";
 
@@ -25,18 +26,7 @@ describe.skipIf(!isRoot())("kill -9 during a clone (root: owners and device node
     golden = join(work, "images", "golden");
     await mkdir(golden, { recursive: true });
     await makeFixtureRoot(golden, { bulkMiB: 160 });
-    pi = {
-      port: 1,
-      name: "pi01",
-      hostname: "pi01",
-      piAddress: "10.46.189.2",
-      serverAddress: "10.46.189.1",
-      netmask: "255.255.255.252",
-      publicVlan: 131,
-      publicAddress: "2a00:1098:0:84:1000:1::2",
-      publicGateway: "2a00:1098:0:84::1",
-      exportPath: join(work, "export", "10.46.189.2"),
-    };
+    pi = seedPiSpec(1, join(work, "export"));
   });
   afterAll(async () => {
     await rm(work, { recursive: true, force: true });

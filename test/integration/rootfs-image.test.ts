@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCommandRunner, DEFAULT_MIRROR, importImage, parseDpkgStatus, RootStore, type ImageResult, type PiRootSpec, type Progress } from "../../rootfs/index.ts";
+import { seedPiSpec } from "../../rootfs/testing/seed-pi.ts";
 import { memoryLog } from "../../rootfs/testing/memory-log.ts";
 import { treeManifest } from "../../rootfs/testing/tree-manifest.ts";
 import { isRoot } from "../support/netns.ts";
@@ -70,18 +71,7 @@ describe.skipIf(!isRoot())("golden image build with debootstrap (root: debootstr
   });
 
   it("gives a cloned Pi root an ifupdown stanza and sshd setup that the image's own tools accept", async () => {
-    const pi: PiRootSpec = {
-      port: 1,
-      name: "pi01",
-      hostname: "pi01",
-      piAddress: "10.46.189.2",
-      serverAddress: "10.46.189.1",
-      netmask: "255.255.255.252",
-      publicVlan: 131,
-      publicAddress: "2a00:1098:0:84:1000:1::2",
-      publicGateway: "2a00:1098:0:84::1",
-      exportPath: join(work, "export", "10.46.189.2"),
-    };
+    const pi: PiRootSpec = seedPiSpec(1, join(work, "export"));
     const store = new RootStore({ imagePath: image.path }, { log, run });
     expect((await store.apply([pi])).failed).toEqual([]);
     const query = await execa("chroot", [pi.exportPath, "ifquery", "eth0.131"], { reject: false });

@@ -8,6 +8,7 @@ import { createCommandRunner, rebuildRoot, syncRoots, type PiRootSpec } from "..
 import { makeFixtureRoot } from "../../rootfs/testing/fixture-root.ts";
 import { memoryLog } from "../../rootfs/testing/memory-log.ts";
 import { isRoot } from "../support/netns.ts";
+import { seedPiSpec } from "../../rootfs/testing/seed-pi.ts";
 
 describe.skipIf(!isRoot())("rebuild a Pi's root (root: owners and device nodes in the image)", () => {
   let work: string;
@@ -23,18 +24,7 @@ describe.skipIf(!isRoot())("rebuild a Pi's root (root: owners and device nodes i
     golden = join(work, "images", "golden");
     await mkdir(golden, { recursive: true });
     await makeFixtureRoot(golden);
-    pis = [1, 2].map((port) => ({
-      port,
-      name: `pi0${port}`,
-      hostname: `pi0${port}`,
-      piAddress: `10.46.189.${4 * port - 2}`,
-      serverAddress: `10.46.189.${4 * port - 3}`,
-      netmask: "255.255.255.252",
-      publicVlan: 131,
-      publicAddress: `2a00:1098:0:84:1000:1::${port + 1}`,
-      publicGateway: "2a00:1098:0:84::1",
-      exportPath: join(work, "export", `10.46.189.${4 * port - 2}`),
-    }));
+    pis = [1, 2].map((port) => seedPiSpec(port, join(work, "export")));
     const r = await syncRoots({ pis, imagePath: golden, hostKeyTypes: ["ed25519"] }, deps);
     expect(r.roots.failed).toEqual([]);
   });
