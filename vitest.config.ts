@@ -4,6 +4,9 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // In CI a JSON report is written as well, so .ci/run can print a plain "N passed, N failed" closing line.
+    reporters: process.env.CI ? ["default", "json"] : ["default"],
+    ...(process.env.CI ? { outputFile: { json: ".ci/results.json" } } : {}),
     projects: [
       {
         test: {
