@@ -39,6 +39,7 @@ beforeAll(async () => {
   await writeFile(join(root, "text.txt"), "a\nb\n");
   await mkdir(join(root, "overlays"));
   await writeFile(join(root, "overlays", "x.dtbo"), "overlay");
+  await writeFile(join(root, "overlays", "y.dtbo"), "overlay-with-two-blocks");
   await writeFile(join(outside, "secret"), "secret");
   await symlink(join(outside, "secret"), join(root, "escape"));
   await symlink("start4.elf", join(root, "alias.elf"));
@@ -215,6 +216,24 @@ describe("TftpServer on loopback", () => {
     await c.next();
     s.clock.advance(2000);
     expect(await s.waitEvent((e) => e.kind === "timeout")).toMatchObject({ reason: "final-ack-missing", bytes: 0, size: 7 });
+  });
+
+  it("counts a windowed transfer whose final window went unacknowledged as a missing final ACK", async () => {
+    const s = await setup({ maxRetransmits: 1 });
+    const c = await s.client();
+    // 23 bytes at blksize 16: blocks 1 (16 bytes) and 2 (7 bytes), both in one window of 4.
+    await s.rrq(c, "overlays/y.dtbo", [["blksize", "16"], ["windowsize", "4"]]);
+    const oack = await c.next();
+    expect(oack.packet).toMatchObject({ kind: "oack" });
+    await c.send(encodeAck(0), oack.from.port);
+    expect((await c.next()).packet).toMatchObject({ kind: "data", block: 1 });
+    expect((await c.next()).packet).toMatchObject({ kind: "data", block: 2 });
+    // The client's ACK of block 2 is lost (RFC 7440 §4: only the window's last block is acknowledged).
+    s.clock.advance(1000);
+    await c.next();
+    await c.next();
+    s.clock.advance(2000);
+    expect(await s.waitEvent((e) => e.kind === "timeout")).toMatchObject({ reason: "final-ack-missing", bytes: 0, size: 23, windowSize: 4 });
   });
 
   it("retransmits on the negotiated timeout", async () => {

@@ -125,11 +125,14 @@ export class Transfer implements TransferHandle {
   }
 
   /**
-   * Only the final block's ACK missing means the client most likely has the whole file and has gone
-   * (RFC 1350 §6: the final ACK may be lost; tftp-hpa exits right after sending it).
+   * Only the final window unacknowledged (with windowsize 1: only the final block) means the client most likely
+   * has the whole file and has gone: RFC 1350 §6, the final ACK may be lost and tftp-hpa exits right after sending
+   * it; RFC 7440 §4, a windowed client acknowledges only the last block of each window, so losing that one ACK
+   * leaves the whole final window unacknowledged although every block of it arrived.
    */
   private exhaustedReason(): TimeoutReason {
-    return this.window.ackedBlocks === this.window.totalBlocks - 1 && !this.window.awaitingOack ? "final-ack-missing" : "retransmits-exhausted";
+    const outstanding = this.window.totalBlocks - this.window.ackedBlocks;
+    return outstanding >= 1 && outstanding <= this.window.windowSize && !this.window.awaitingOack ? "final-ack-missing" : "retransmits-exhausted";
   }
 
   /** Ends the transfer from the server side (shutdown, superseded by a new RRQ from the same TID). */
