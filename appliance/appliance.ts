@@ -45,6 +45,10 @@ export interface ApplianceDeps {
   readonly clock: { now(): Date };
   readonly metrics: MetricsRegistry;
   readonly subsystems: (appliance: Appliance) => readonly BoundSubsystem<RackPlan>[];
+  /** Pis learned in an earlier run (from the state file). */
+  readonly learned?: readonly LearnedPi[];
+  /** Keeps what was learned (the state file); called after every change of identity. */
+  readonly persistLearned?: (pis: readonly LearnedPi[]) => Promise<void>;
 }
 
 /** The state every server shares; one per process, built by the composition root. */
@@ -63,6 +67,7 @@ export class Appliance {
     private readonly deps: ApplianceDeps,
   ) {
     this.currentConfig = config;
+    for (const pi of deps.learned ?? []) this.learned.set(pi.port, pi);
     this.currentPlan = planRack(config, this.learned);
     this.reconciler = new Reconciler<RackPlan>({
       log: deps.log.child({ component: "reconciler" }),
@@ -110,6 +115,7 @@ export class Appliance {
     this.learned.set(s.port, merged);
     if (!changed) return undefined;
     this.deps.log.info({ port: s.port, mac: merged.mac, serial: merged.serial, model: merged.model }, "pi identified");
+    this.deps.persistLearned?.([...this.learned.values()]).catch((err: unknown) => this.deps.log.error({ err }, "learned pis not saved"));
     return this.replan(`pi seen on port ${s.port}`);
   }
 

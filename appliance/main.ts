@@ -8,6 +8,8 @@ import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { startApi } from "./api.ts";
 import { Appliance } from "./appliance.ts";
+import { learnedFile, loadLearned, saveLearned } from "./learned-store.ts";
+import type { LearnedPi } from "./plan.ts";
 import { BootServices } from "./boot-services.ts";
 import { loadConfigFile } from "./config-file.ts";
 import type { Config } from "./config.ts";
@@ -108,10 +110,20 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   const metrics = new MetricsRegistry();
   const clock = { now: () => new Date() };
   const switches = new SwitchHolder({ log, metrics });
-  const app = new Appliance(first.config, {
+  const stateDir = first.config.paths.state;
+  let learned: LearnedPi[] = [];
+  try {
+    learned = await loadLearned(stateDir);
+  } catch (err) {
+    // A damaged state file must not keep the rack from booting; what it held is relearned from DHCP.
+    log.error({ err, file: learnedFile(stateDir) }, "learned pis not loaded");
+  }
+  const app: Appliance = new Appliance(first.config, {
     log,
     clock,
     metrics,
+    learned,
+    persistLearned: (pis): Promise<void> => saveLearned(app.config.paths.state, pis),
     subsystems: (self) => subsystems(self, opts.sysroot, switches, log.child({ component: "fileserver" }), metrics),
   });
 

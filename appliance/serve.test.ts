@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { execa, type ResultPromise } from "execa";
-import { mkdtemp, readFile, readdir, rm, writeFile, rename } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../test/support/free-port.ts";
@@ -14,6 +14,7 @@ storage: { network: 10.46.189.0/24, firstVlan: 10 }
 public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddress: "2a00:1098:0:84:1000:1::2" }
 ports: "${ports}"
 nfs: { server: kernel }
+paths: { state: STATE }
 pis: [ { port: 1, name: pi01 } ]
 `;
 
@@ -68,7 +69,12 @@ describe("pirack serve", () => {
     dir = await mkdtemp(join(tmpdir(), "pirack-serve-"));
     const config = join(dir, "rack.yaml");
     const sysroot = join(dir, "sysroot");
-    await writeFile(config, rackYaml("1-2"));
+    const state = join(dir, "state");
+    const yaml = (ports: string) => rackYaml(ports).replace("STATE", state);
+    // A Pi learned by an earlier run (auto-enrolled on port 2) must still be known after a restart.
+    await mkdir(state);
+    await writeFile(join(state, "pis.json"), JSON.stringify({ pis: [{ port: 2, mac: "b8:27:eb:9b:65:d4", serial: "0660cd37", model: "3B+" }] }));
+    await writeFile(config, yaml("1-2"));
     const port = await freePort();
     const tftpPort = await freePort();
     child = execa(
@@ -86,17 +92,18 @@ describe("pirack serve", () => {
     expect(exportsText.split("\n").filter((l) => l.startsWith("/"))).toEqual([]);
 
     // A valid change, saved the way editors do (write elsewhere, rename over).
-    await writeFile(`${config}.new`, rackYaml("1-3"));
+    await writeFile(`${config}.new`, yaml("1-3"));
     await rename(`${config}.new`, config);
     await log.waitFor((l) => l.msg === "reconcile pass finished" && l.reason === "config changed");
     expect((await readdir(ifaces)).sort()).toEqual(["eth0.10", "eth0.11", "eth0.12"]);
 
     // An invalid change: every problem logged, nothing touched, the API still answers from the last good config.
-    await writeFile(config, rackYaml("1-3,3").replace("firstVlan: 10", "firstVlan: 5000"));
+    await writeFile(config, yaml("1-3,3").replace("firstVlan: 10", "firstVlan: 5000"));
     const rejected = await log.waitFor((l) => String(l.msg).startsWith("config rejected"));
     expect(rejected.problems).toEqual(["storage.firstVlan: VLAN must be 1-4094", "ports: port 3 is listed twice"]);
     expect((await readdir(ifaces)).sort()).toEqual(["eth0.10", "eth0.11", "eth0.12"]);
-    const pis = (await (await fetch(`http://127.0.0.1:${port}/api/v1/pis`)).json()) as { port: number; vlan: number }[];
+    const pis = (await (await fetch(`http://127.0.0.1:${port}/api/v1/pis`)).json()) as { port: number; vlan: number; mac: string | null; enrolled: boolean }[];
+    expect(pis[1]).toMatchObject({ port: 2, mac: "b8:27:eb:9b:65:d4", enrolled: true });
     expect(pis.map((p) => [p.port, p.vlan])).toEqual([
       [1, 10],
       [2, 11],

@@ -113,6 +113,12 @@ describe.skipIf(!isRoot())("pirack serve netboots Pis in namespaces (root)", () 
     ]);
     const metrics = (await api("/metrics"))!;
     expect(metrics).toMatch(/pirack_pis_enrolled 2/);
+    // Kept for the next start of pirack, so auto-enrolled Pis stay enrolled (and exported) across restarts.
+    const saved = JSON.parse(await readFile(join(dir, "state/pis.json"), "utf8")) as { pis: { port: number; mac: string }[] };
+    expect(saved.pis.map((p) => [p.port, p.mac])).toEqual([
+      [1, pis[0]!.mac],
+      [2, pis[1]!.mac],
+    ]);
   });
 
   it("clones a root for each Pi it saw, exports exactly those, and rebuilds one on request keeping the old aside", async () => {
