@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import snmp, { type Notification as TrapNotification, type Receiver } from "net-snmp";
 import type { Logger } from "pino";
 import { Notification, oidSuffix } from "./oids.ts";
+import { v3User } from "./snmp-client.ts";
 import type { SwitchDriver } from "./driver.ts";
 import type { SnmpCredentials, SwitchEvent } from "./types.ts";
 
@@ -116,14 +117,7 @@ export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; pollFail
     const c = t.credentials;
     if (c.version === "2c") rx.getAuthorizer().addCommunity(c.community);
     else {
-      rx.getAuthorizer().addUser({
-        name: c.user,
-        level: snmp.SecurityLevel.authPriv,
-        authProtocol: snmp.AuthProtocols[c.authProtocol ?? "sha"],
-        authKey: c.authKey,
-        privProtocol: snmp.PrivProtocols[c.privProtocol ?? "aes"],
-        privKey: c.privKey,
-      });
+      rx.getAuthorizer().addUser(v3User(c));
     }
     this.receiver = rx;
   }

@@ -7,6 +7,18 @@ import snmp, { type Session, type Varbind } from "net-snmp";
 import type { Logger } from "pino";
 import { OperationError } from "../appliance/errors.ts";
 import type { MetricsRegistry } from "../appliance/metrics.ts";
+
+/** An SNMPv3 authPriv user as net-snmp takes it (sessions and the trap receiver alike). */
+export function v3User(c: Extract<SnmpCredentials, { version: "3" }>) {
+  return {
+    name: c.user,
+    level: snmp.SecurityLevel.authPriv,
+    authProtocol: snmp.AuthProtocols[c.authProtocol ?? "sha"],
+    authKey: c.authKey,
+    privProtocol: snmp.PrivProtocols[c.privProtocol ?? "aes"],
+    privKey: c.privKey,
+  };
+}
 import { compareOid, oidParts } from "./oids.ts";
 import type { SnmpCredentials } from "./types.ts";
 
@@ -78,14 +90,7 @@ export function createSnmpClient(opts: SnmpClientOptions): SnmpClient {
         ? snmp.createSession(opts.host, c.community, { ...base, version: snmp.Version2c })
         : snmp.createV3Session(
             opts.host,
-            {
-              name: c.user,
-              level: snmp.SecurityLevel.authPriv,
-              authProtocol: snmp.AuthProtocols[c.authProtocol ?? "sha"],
-              authKey: c.authKey,
-              privProtocol: snmp.PrivProtocols[c.privProtocol ?? "aes"],
-              privKey: c.privKey,
-            },
+            v3User(c),
             base,
           );
     s.on("error", (err) => log.warn({ err: { message: err.message } }, "snmp socket error"));

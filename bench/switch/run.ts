@@ -7,7 +7,6 @@
  * so no system service starts). Everything binds 127.0.0.1 on free high ports and is stopped at the end.
  */
 import { execa, type ResultPromise } from "execa";
-import { createSocket } from "node:dgram";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import { parseArgs } from "node:util";
 import snmp, { type Session } from "net-snmp";
 import { pino } from "pino";
 import { createSwitchDriver, rackSwitchState, SimulatedSwitch, type SwitchDriver } from "../../switch/index.ts";
+import { freeUdpPort } from "../../test/support/free-port.ts";
 
 const { values } = parseArgs({ options: { gets: { type: "string", default: "2000" }, walks: { type: "string", default: "20" }, ports: { type: "string", default: "48" } } });
 const gets = Number(values.gets);
@@ -22,13 +22,7 @@ const walks = Number(values.walks);
 const ports = Number(values.ports);
 const cleanups: (() => Promise<unknown> | void)[] = [];
 
-async function freePort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+const freePort = freeUdpPort;
 
 async function snmpdBinary(): Promise<string> {
   const onPath = await execa("sh", ["-c", "command -v snmpd"], { reject: false });

@@ -3,7 +3,6 @@
  * tools (snmpget/snmpwalk/snmpset from Debian's `snmp` package) as the independent peer. No namespaces: every
  * agent and receiver binds 127.0.0.1 on a free high port.
  */
-import { createSocket } from "node:dgram";
 import { Writable } from "node:stream";
 import { execa } from "execa";
 import { pino } from "pino";
@@ -12,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createSwitchDriver, rackSwitchState, SimulatedSwitch, SwitchMonitor, type SwitchConfig, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
 import { parsePortListText, portsOf } from "../../switch/port-list.ts";
 import type { SimProfile, SimProfileName } from "../../switch/sim/profiles.ts";
+import { freeUdpPort } from "../support/free-port.ts";
 
 const v3 = { name: "pirack", authKey: "auth-secret-1234", privKey: "priv-secret-5678" };
 const seed = rackSwitchState({ piPorts: [{ port: 1, vlan: 10, poe: true }, { port: 2, vlan: 11, poe: true }], publicVlan: 131, uplinkPort: 24 });
@@ -27,13 +27,7 @@ function memoryLog(): { log: pino.Logger; text: () => string } {
   return { log: pino({ level: "debug" }, stream), text: () => chunks.join("") };
 }
 
-async function freePort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+const freePort = freeUdpPort;
 
 async function rig(profile: SimProfileName, opts: { v3?: boolean; driverProfile?: SwitchConfig["profile"]; trapPort?: number; profileOverrides?: Partial<SimProfile> } = {}) {
   const sim = await SimulatedSwitch.start({

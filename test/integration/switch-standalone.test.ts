@@ -2,12 +2,12 @@
  * The standalone simulator process (what the bench and the CLI tests start) read with the Net-SNMP tools,
  * SNMPv3 traps into the monitor, and the failure modes an outage or a bad key produce. Loopback only.
  */
-import { createSocket } from "node:dgram";
 import { createInterface } from "node:readline";
 import { execa } from "execa";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSwitchDriver, rackSwitchState, SimulatedSwitch, SwitchMonitor, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
+import { freeUdpPort } from "../support/free-port.ts";
 
 const silent = pino({ level: "silent" });
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -15,13 +15,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function freePort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+const freePort = freeUdpPort;
 
 const snmpget = (port: number, ...oids: string[]) =>
   execa("snmpget", ["-v2c", "-c", "public", "-On", "-t", "2", "-r", "1", `127.0.0.1:${port}`, ...oids], { env: { MIBS: "" }, reject: false });
