@@ -49,7 +49,16 @@ export interface ApplianceDeps {
   readonly learned?: readonly LearnedPi[];
   /** Keeps what was learned (the state file); called after every change of identity. */
   readonly persistLearned?: (pis: readonly LearnedPi[]) => Promise<void>;
+  /** Power-cycles a Pi over PoE; absent when the rack has no switch driver. */
+  readonly powerCycle?: (port: number) => Promise<unknown>;
 }
+
+/**
+ * How long after a Pi's DHCP request its root may appear and the boot still succeed. A Pi 3 fetches its
+ * firmware and kernel over TFTP in roughly 10-20 s and the kernel then mounts the root once; the Pi 3 ROM never
+ * retries a boot by itself (DESIGN.md §3.5), so a root that appears later than this gets the Pi power-cycled.
+ */
+export const LATE_ROOT_MS = 15_000;
 
 /** The state every server shares; one per process, built by the composition root. */
 export class Appliance {
@@ -57,6 +66,8 @@ export class Appliance {
   private currentPlan: RackPlan;
   private readonly learned = new Map<number, LearnedPi>();
   private readonly seen = new Map<number, { stage: BootStage; at: Date }>();
+  /** When each port's Pi last started a boot (its first DHCP request after another stage). */
+  private readonly bootStarted = new Map<number, Date>();
   private readonly power = new Map<number, "on" | "off">();
   private readonly heldOff = new Set<number>();
   readonly reconciler: Reconciler<RackPlan>;
@@ -102,7 +113,9 @@ export class Appliance {
 
   /** Records a Pi's identity and boot progress; a new identity on a port replans (enrolment). */
   sighting(s: PiSighting): Promise<PassReport> | undefined {
-    this.seen.set(s.port, { stage: s.stage, at: this.deps.clock.now() });
+    const now = this.deps.clock.now();
+    if (s.stage === "dhcp" && this.seen.get(s.port)?.stage !== "dhcp") this.bootStarted.set(s.port, now);
+    this.seen.set(s.port, { stage: s.stage, at: now });
     if (!this.currentConfig.ports.includes(s.port)) return undefined;
     const before = this.learned.get(s.port);
     const merged: LearnedPi = {
@@ -117,6 +130,22 @@ export class Appliance {
     this.deps.log.info({ port: s.port, mac: merged.mac, serial: merged.serial, model: merged.model }, "pi identified");
     this.deps.persistLearned?.([...this.learned.values()]).catch((err: unknown) => this.deps.log.error({ err }, "learned pis not saved"));
     return this.replan(`pi seen on port ${s.port}`);
+  }
+
+  /**
+   * A Pi's root was just created. If the Pi began booting longer than LATE_ROOT_MS ago it has most likely
+   * failed to mount it (or its ROM gave up), so it is power-cycled to boot again onto the new root.
+   * Returns whether a cycle was started.
+   */
+  rootCreated(port: number): boolean {
+    const started = this.bootStarted.get(port);
+    if (!started || !this.deps.powerCycle) return false;
+    const lateMs = this.deps.clock.now().getTime() - started.getTime();
+    if (lateMs <= LATE_ROOT_MS) return false;
+    this.bootStarted.delete(port);
+    this.deps.log.warn({ port, lateMs }, "root ready after the pi's boot; power-cycling it");
+    this.deps.powerCycle(port).catch((err: unknown) => this.deps.log.error({ port, err }, "power cycle after late root failed"));
+    return true;
   }
 
   /** Records the PoE state last set or observed for a port. */

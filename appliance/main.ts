@@ -58,7 +58,13 @@ function subsystems(app: Appliance, sysroot: string, switches: SwitchHolder, log
   const run = async (cmd: string, args: readonly string[]) => (await execa(cmd, args)).stdout;
   const interfaceFiles = new ManagedFiles("interface-files", join(sysroot, "etc/network/interfaces.d"), localFileStore);
   const cfg = (): Config => app.config;
-  const rootsDeps = { log: log.child({ component: "roots" }), metrics, config: cfg, sysroot: real ? "/" : sysroot };
+  const rootsDeps = {
+    log: log.child({ component: "roots" }),
+    metrics,
+    config: cfg,
+    sysroot: real ? "/" : sysroot,
+    onRootCreated: (port: number) => void app.rootCreated(port),
+  };
   const links = new StorageLinks({ ip: (args) => run("ip", args), parent: () => cfg().fileserver.interface });
   return [
     bind(interfaceFiles, (plan: RackPlan) => (cfg().fileserver.manageInterfaces ? desiredInterfaceFiles(plan) : undefined)),
@@ -124,6 +130,11 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     metrics,
     learned,
     persistLearned: (pis): Promise<void> => saveLearned(app.config.paths.state, pis),
+    powerCycle: async (port): Promise<unknown> => {
+      const driver = switches.for(app.config);
+      if (!driver || !app.config.switch.poe) throw new OperationError("SWITCH_NONE", "no PoE switch to power-cycle with");
+      return driver.power(port, "cycle");
+    },
     subsystems: (self) => subsystems(self, opts.sysroot, switches, log.child({ component: "fileserver" }), metrics),
   });
 

@@ -50,6 +50,8 @@ export interface RootsDeps {
   readonly config: () => Config;
   /** "/" for the real system; anything else keeps exports in files below it (no exportfs, no reload). */
   readonly sysroot: string;
+  /** Told about every root that was created (a Pi that booted before it existed may need a power cycle). */
+  readonly onRootCreated?: (port: number) => void;
 }
 
 /** Roots: one aggregated action per pass that clones missing roots and repairs drifted files. */
@@ -69,6 +71,7 @@ export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
     async apply(action) {
       const { specs } = action as Action & { specs: PiRootSpec[] };
       const result = await store().apply(specs);
+      for (const a of result.applied) if (a.kind === "createRoot") deps.onRootCreated?.(a.port);
       if (result.failed.length > 0) {
         throw new OperationError("ROOTS_INCOMPLETE", result.failed.map((f) => `${describeRootAction(f.action)}: ${f.error.message}`).join("; "));
       }

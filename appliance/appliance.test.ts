@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import pino from "pino";
+import { Appliance, LATE_ROOT_MS } from "./appliance.ts";
+import { validateConfig } from "./config.ts";
+import { MetricsRegistry } from "./metrics.ts";
+
+const config = (() => {
+  const r = validateConfig({
+    storage: { network: "10.46.189.0/24" },
+    public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddress: "2a00:1098:0:84:1000:1::2" },
+    ports: "1-2",
+  });
+  if (!r.ok) throw new Error(r.problems.join("\n"));
+  return r.config;
+})();
+
+function rig() {
+  let now = 1_000_000;
+  const cycled: number[] = [];
+  const saved: unknown[] = [];
+  const app = new Appliance(config, {
+    log: pino({ level: "silent" }),
+    clock: { now: () => new Date(now) },
+    metrics: new MetricsRegistry(),
+    subsystems: () => [],
+    persistLearned: async (pis) => void saved.push(pis),
+    powerCycle: async (port) => void cycled.push(port),
+  });
+  return { app, cycled, saved, advance: (ms: number) => (now += ms) };
+}
+
+describe("appliance", () => {
+  it("enrols a Pi seen on a listed port and keeps what it learned", async () => {
+    const { app, saved } = rig();
+    await app.sighting({ port: 2, stage: "dhcp", mac: "b8:27:eb:9b:65:d4", serial: "0660cd37", model: "3B+" });
+    expect(app.plan.ports[1]).toMatchObject({ enrolled: true, mac: "b8:27:eb:9b:65:d4", serial: "0660cd37" });
+    expect(saved).toEqual([[{ port: 2, mac: "b8:27:eb:9b:65:d4", serial: "0660cd37", model: "3B+" }]]);
+    expect(app.sighting({ port: 2, stage: "firmware" })).toBeUndefined(); // nothing new: no pass requested
+    expect(app.status()[1]).toMatchObject({ bootStage: "firmware", mac: "b8:27:eb:9b:65:d4" });
+  });
+
+  it.each([
+    ["root in time", LATE_ROOT_MS - 1, []],
+    ["root too late", LATE_ROOT_MS + 1, [1]],
+  ] as const)("%s: power cycle %j", async (_n, afterMs, expected) => {
+    const { app, cycled, advance } = rig();
+    await app.sighting({ port: 1, stage: "dhcp", mac: "b8:27:eb:00:00:01" });
+    advance(afterMs);
+    app.rootCreated(1);
+    await Promise.resolve();
+    expect(cycled).toEqual(expected);
+  });
+
+  it("does not cycle a Pi it never saw boot", () => {
+    const { app, cycled, advance } = rig();
+    advance(LATE_ROOT_MS * 10);
+    expect(app.rootCreated(2)).toBe(false);
+    expect(cycled).toEqual([]);
+  });
+});
