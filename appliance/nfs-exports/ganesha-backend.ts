@@ -4,8 +4,9 @@ import { NotFoundError, OperationError } from "../errors.ts";
 import { readTextIfExists, underSysroot, writeFileAtomic } from "./file-io.ts";
 import { GANESHA_EXPORTS_FILE, parseGaneshaExports } from "./ganesha-config.ts";
 import type { ExportsDeps } from "./kernel-backend.ts";
-import { describeExportAction, planGaneshaExports } from "./plan.ts";
+import { planGaneshaExports } from "./plan.ts";
 import type { ExportAction, ExportSpec, ExportsApplyResult, ExportsBackend, ObservedExports } from "./types.ts";
+import { applyExportActions } from "./apply-actions.ts";
 
 /** How to make ganesha re-read its exports: SIGHUP to the pid in a pid file, or a command. */
 export type GaneshaReload =
@@ -61,23 +62,7 @@ export class GaneshaExportsBackend implements ExportsBackend {
 
   /** Observes, plans and applies; a failed step is reported and the rest still runs. */
   async apply(desired: readonly ExportSpec[]): Promise<ExportsApplyResult> {
-    const actions = this.plan(desired, await this.observe());
-    const applied: ExportAction[] = [];
-    const failed: { action: ExportAction; error: Error }[] = [];
-    for (const action of actions) {
-      try {
-        if (action.kind === "writeExportsFile") await writeFileAtomic(action.path, action.text);
-        else await this.reload();
-        applied.push(action);
-        this.deps.log.info({ action: describeExportAction(action) }, "exports action applied");
-      } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        failed.push({ action, error });
-        this.deps.metrics?.counter("pirack_export_action_failures_total", "Exports actions that failed (retried next pass), by backend and kind").inc({ backend: this.kind, kind: action.kind });
-        this.deps.log.warn({ action: describeExportAction(action), err: error }, "exports action failed");
-      }
-    }
-    return { applied, failed };
+    return applyExportActions(this.kind, this.plan(desired, await this.observe()), () => this.reload(), this.deps);
   }
 
   private async reload(): Promise<void> {

@@ -2,9 +2,10 @@
 import { OperationError } from "../errors.ts";
 import type { MetricsRegistry } from "../metrics.ts";
 import { KERNEL_EXPORTS_FILE, parseExportfsVerbose, parseExportsFile } from "./exports-file.ts";
-import { readTextIfExists, underSysroot, writeFileAtomic } from "./file-io.ts";
-import { describeExportAction, planKernelExports } from "./plan.ts";
+import { readTextIfExists, underSysroot } from "./file-io.ts";
+import { planKernelExports } from "./plan.ts";
 import type { CommandRunner, ExportAction, ExportSpec, ExportsApplyResult, ExportsBackend, ExportsLogger, ObservedExports } from "./types.ts";
+import { applyExportActions } from "./apply-actions.ts";
 
 /** Where the kernel backend writes; every path is below `sysroot` when one is given. */
 export interface KernelExportsOptions {
@@ -58,24 +59,7 @@ export class KernelExportsBackend implements ExportsBackend {
 
   /** Observes, plans and applies; a failed step is reported and the rest still runs. */
   async apply(desired: readonly ExportSpec[]): Promise<ExportsApplyResult> {
-    const actions = this.plan(desired, await this.observe());
-    const applied: ExportAction[] = [];
-    const failed: { action: ExportAction; error: Error }[] = [];
-    for (const action of actions) {
-      const log = this.deps.log;
-      try {
-        if (action.kind === "writeExportsFile") await writeFileAtomic(action.path, action.text);
-        else await this.reload();
-        applied.push(action);
-        log.info({ action: describeExportAction(action) }, "exports action applied");
-      } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        failed.push({ action, error });
-        this.deps.metrics?.counter("pirack_export_action_failures_total", "Exports actions that failed (retried next pass), by backend and kind").inc({ backend: this.kind, kind: action.kind });
-        log.warn({ action: describeExportAction(action), err: error }, "exports action failed");
-      }
-    }
-    return { applied, failed };
+    return applyExportActions(this.kind, this.plan(desired, await this.observe()), () => this.reload(), this.deps);
   }
 
   private async reload(): Promise<void> {
