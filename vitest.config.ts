@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["appliance/**/*.test.ts", "rootfs/**/*.test.ts", "switch/**/*.test.ts", "workloads/**/*.test.ts", "bench/**/*.test.ts"],
+          include: ["lib/**/*.test.ts", "appliance/**/*.test.ts", "rootfs/**/*.test.ts", "switch/**/*.test.ts", "workloads/**/*.test.ts", "bench/**/*.test.ts"],
           testTimeout: 20_000,
         },
       },

@@ -2,8 +2,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Appliance, PiStatus } from "./appliance.ts";
-import type { MetricsRegistry } from "./metrics.ts";
-import { PirackError } from "./errors.ts";
+import type { MetricsRegistry } from "../lib/metrics.ts";
+import { PirackError } from "../lib/errors.ts";
 
 /** PoE actions the API accepts. */
 export type PowerAction = "on" | "off" | "cycle";

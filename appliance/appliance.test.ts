@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import pino from "pino";
 import { Appliance, LATE_ROOT_MS } from "./appliance.ts";
 import { validateConfig } from "./config.ts";
-import { MetricsRegistry } from "./metrics.ts";
+import { MetricsRegistry } from "../lib/metrics.ts";
 
 const config = (() => {
   const r = validateConfig({

@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
-import type { MetricsRegistry } from "./metrics.ts";
+import type { MetricsRegistry } from "../lib/metrics.ts";
 import { planRack, type LearnedPi, type PiModel, type RackPlan } from "./plan.ts";
 import { Reconciler, type BoundSubsystem, type PassReport } from "./reconcile/reconciler.ts";
 

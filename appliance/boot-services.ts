@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import type { Appliance, BootStage } from "./appliance.ts";
 import { DeviceSocketNetwork, DhcpServer, systemClock, type DhcpNetwork, type DhcpRequestEvent, type DhcpScope } from "./dhcpd/index.ts";
-import type { MetricsRegistry } from "./metrics.ts";
+import type { MetricsRegistry } from "../lib/metrics.ts";
 import type { RackPlan } from "./plan.ts";
 import { TftpServer, type PiBootView, type TftpEvent } from "./tftpd/index.ts";
 

@@ -3,7 +3,7 @@ import { Option, type Command } from "commander";
 import { arch } from "node:os";
 import { resolve } from "node:path";
 import { CliFailure, cliLogger, EXIT_CONFIG, requireConfig } from "./cli-support.ts";
-import { MetricsRegistry } from "./metrics.ts";
+import { MetricsRegistry } from "../lib/metrics.ts";
 import { planRack } from "./plan.ts";
 import { exportsBackendFor, piRootSpecs, rootStoreOptions } from "./reconcile/roots.ts";
 import type { Progress } from "../rootfs/types.ts";

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { callApi, CliFailure, cliLogger, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
 import { registerRootfsCommands } from "./cli-rootfs.ts";
-import { writeFileAtomic } from "./fs-atomic.ts";
+import { writeFileAtomic } from "../lib/fs-atomic.ts";
 import { planFiles, planRack } from "./plan.ts";
 
 /** The embedded default rack: the story's two-Pi seed example, shipped in the package. */

@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 import { parse as parseYaml, YAMLParseError } from "yaml";
-import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "./net/ipv4.ts";
-import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "./net/ipv6.ts";
+import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "../lib/net/ipv4.ts";
+import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
 import { DEFAULT_TFTP_OPTIONS } from "./tftpd/server.ts";
 

@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "./fs-atomic.ts";
+import { writeFileAtomic } from "../lib/fs-atomic.ts";
 import type { LearnedPi } from "./plan.ts";
 
 /** The state file under `paths.state`. */

@@ -3,12 +3,12 @@
  * Port p gets VLAN firstVlan + p - 1, the (p-1)th /30 of storage.network and public firstAddress + (p - 1) (DESIGN.md §1).
  */
 import type { Config, PiConfig } from "./config.ts";
-import { formatIpv4, prefixMask } from "./net/ipv4.ts";
-import { compressionOf, formatIpv6, parseIpv6, parseIpv6Prefix } from "./net/ipv6.ts";
+import { formatIpv4, prefixMask } from "../lib/net/ipv4.ts";
+import { compressionOf, formatIpv6, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { rackSwitchState } from "../switch/plan.ts";
 import type { DesiredSwitchState } from "../switch/types.ts";
 import { renderExportsFile, renderExportsLine } from "./nfs-exports/exports-file.ts";
-import { renderCmdline, renderConfigTxt, renderPublicInterface, renderStorageInterface } from "./render.ts";
+import { renderCmdline, renderConfigTxt, renderPublicInterface, renderStorageInterface } from "../lib/render.ts";
 
 /** A Pi model as the DHCP layer names it from option 97 and the MAC ("3B", "3B+", "4B", "5", "3-family", ...). */
 export type PiModel = string;

@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { NotFoundError, OperationError } from "../appliance/errors.ts";
+import { NotFoundError, OperationError } from "../lib/errors.ts";
 import type { CommandRunner, RootfsLogger } from "./types.ts";
 
 /** Debian architecture -> qemu-user name (the binfmt entry is `qemu-<name>`). */

@@ -4,7 +4,7 @@
  * strategies: btrfs snapshot, reflink copy, plain copy with progress.
  */
 import { lstat, rm } from "node:fs/promises";
-import { OperationError } from "../appliance/errors.ts";
+import { OperationError } from "../lib/errors.ts";
 import { FsMagic, fsTypeOf } from "./filesystem.ts";
 import type { CloneStrategy, CommandRunner, ProgressListener } from "./types.ts";
 

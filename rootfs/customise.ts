@@ -5,7 +5,7 @@
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { OperationError } from "../appliance/errors.ts";
+import { OperationError } from "../lib/errors.ts";
 import { isMachineId, renderMachineId, type RootFile } from "./render.ts";
 import type { CommandRunner } from "./types.ts";
 

@@ -4,7 +4,7 @@
  */
 import { mkdir, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { OperationError } from "../appliance/errors.ts";
+import { OperationError } from "../lib/errors.ts";
 import { inRoot, readRootFile, writeRootFile } from "./customise.ts";
 import { installedPackageNames, parseDpkgStatus } from "./dpkg-status.ts";
 

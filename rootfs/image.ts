@@ -7,7 +7,7 @@
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { lstat, mkdir, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { OperationError, PirackError } from "../appliance/errors.ts";
+import { OperationError, PirackError } from "../lib/errors.ts";
 import { ensureForeignArch } from "./binfmt.ts";
 import { cloneTree, removeTree } from "./clone.ts";
 import { chooseCloneStrategy, FsMagic, fsTypeOf } from "./filesystem.ts";

@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { OperationError } from "../appliance/errors.ts";
+import { OperationError } from "../lib/errors.ts";
 import { WORK_DIR } from "./layout.ts";
 
 const isAlive = (pid: number): boolean => {

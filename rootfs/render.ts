@@ -2,8 +2,8 @@
  * Per-Pi root files (pure): hostname, hosts, the public VLAN stanza, fstab, machine-id. The roots
  * adapter writes these into a fresh clone before it is renamed into place, and keeps them in sync.
  */
-import { DecodeError } from "../appliance/errors.ts";
-import { renderPublicInterface as renderPublicStanza } from "../appliance/render.ts";
+import { DecodeError } from "../lib/errors.ts";
+import { renderPublicInterface as renderPublicStanza } from "../lib/render.ts";
 import type { PiRootSpec } from "./types.ts";
 
 /** A file inside a Pi's root: path relative to the root (`etc/hostname`), text and mode. */

@@ -6,7 +6,7 @@
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { NotFoundError, OperationError } from "../appliance/errors.ts";
+import { NotFoundError, OperationError } from "../lib/errors.ts";
 import { chooseCloneStrategy } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
 import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";

@@ -3,7 +3,7 @@
  * rebuild (`pirack roots rebuild <port>`). Exports are only ever written for roots that are in place.
  */
 import { stat } from "node:fs/promises";
-import { NotFoundError } from "../appliance/errors.ts";
+import { NotFoundError } from "../lib/errors.ts";
 import type { ExportSpec, ExportsApplyResult, ExportsBackend } from "../appliance/nfs-exports/index.ts";
 import { RootStore, type RebuildResult, type RootsApplyResult, type RootStoreOptions } from "./roots.ts";
 import type { PiRootSpec, ProgressListener, RootfsDeps } from "./types.ts";

@@ -1,5 +1,5 @@
 /** Types shared across the rootfs module: the per-Pi root spec, injected dependencies, progress events. */
-import type { MetricsRegistry } from "../appliance/metrics.ts";
+import type { MetricsRegistry } from "../lib/metrics.ts";
 
 /** Everything pirack needs to give one Pi its root; the lead maps the plan onto this. */
 export interface PiRootSpec {

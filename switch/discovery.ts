@@ -5,7 +5,7 @@
  * ambiguous and PoE is refused rather than guessed.
  */
 import type { Varbind } from "net-snmp";
-import { OperationError } from "../appliance/errors.ts";
+import { OperationError } from "../lib/errors.ts";
 import { BridgeMib, IfMib, oidSuffix, PoeMib, QBridge, System } from "./oids.ts";
 import { selectProfile, unsupportedSwitches, type VendorProfile } from "./profiles.ts";
 import { hasValue, type SnmpReader } from "./snmp-client.ts";

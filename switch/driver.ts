@@ -4,8 +4,8 @@
  * power actions and the FDB. Writes are serialised per switch; every failure is a typed `OperationError`.
  */
 import type { Logger } from "pino";
-import { NotFoundError, OperationError } from "../appliance/errors.ts";
-import type { MetricsRegistry } from "../appliance/metrics.ts";
+import { NotFoundError, OperationError } from "../lib/errors.ts";
+import type { MetricsRegistry } from "../lib/metrics.ts";
 import { readInventory } from "./discovery.ts";
 import { readFdb, readLinks, readObserved, readPoe, readPse, readVlans } from "./observe.ts";
 import { detectionName, Detection, IfMib, PoeMib } from "./oids.ts";

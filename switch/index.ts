@@ -2,7 +2,7 @@
  * Public surface of the switch module: a driver factory from the `switch:` config slice, the desired-state
  * helpers, the link/PoE monitor, and the simulator for tests and the bench.
  */
-import { OperationError } from "../appliance/errors.ts";
+import { OperationError } from "../lib/errors.ts";
 import { QBridgeSwitch, type SwitchDriver, type SwitchDriverDeps } from "./driver.ts";
 import type { SwitchConfig } from "./types.ts";
 

@@ -4,7 +4,7 @@
  * non-existent ports, VLANs nobody asked about) is written back exactly as read, at the length read.
  * Also renders the plan as one SET PDU and as the stepwise order legal on strict agents (reference §1.5).
  */
-import { NotFoundError, OperationError } from "../appliance/errors.ts";
+import { NotFoundError, OperationError } from "../lib/errors.ts";
 import { hasPort, withPort } from "./port-list.ts";
 import { PoeMib, QBridge, RowStatus, Truth } from "./oids.ts";
 import type { VendorProfile } from "./profiles.ts";

@@ -3,7 +3,7 @@
  * inside each octet the most significant bit is the lowest port. Length is not fixed by the MIB (HP 2530:
  * 16 octets for 28 ports), so every operation keeps the length it was given.
  */
-import { DecodeError } from "../appliance/errors.ts";
+import { DecodeError } from "../lib/errors.ts";
 
 /** Bit mask of port `p` (1-based) inside its octet: MSB first. */
 const maskOf = (p: number): number => 0x80 >> ((p - 1) & 7);

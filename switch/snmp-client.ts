@@ -5,8 +5,8 @@
  */
 import snmp, { type Session, type Varbind } from "net-snmp";
 import type { Logger } from "pino";
-import { OperationError } from "../appliance/errors.ts";
-import type { MetricsRegistry } from "../appliance/metrics.ts";
+import { OperationError } from "../lib/errors.ts";
+import type { MetricsRegistry } from "../lib/metrics.ts";
 
 /** An SNMPv3 authPriv user as net-snmp takes it (sessions and the trap receiver alike). */
 export function v3User(c: Extract<SnmpCredentials, { version: "3" }>) {

@@ -3,7 +3,7 @@
  * read-only `SnmpReader` over a recording, so discovery can run against walks of real switches.
  */
 import type { Varbind } from "net-snmp";
-import { DecodeError } from "../appliance/errors.ts";
+import { DecodeError } from "../lib/errors.ts";
 import type { SnmpReader } from "./snmp-client.ts";
 import { compareOid, oidParts } from "./oids.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DecodeError } from "../errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 import { dhcpFixture, dhcpFixtureDir, type DhcpFixtureName } from "../../test/support/dhcpd-fixtures.ts";
 import { createDhcpPacket, decodeDhcpPacket, encodeDhcpPacket } from "./codec.ts";
 import { DhcpOption } from "./constants.ts";

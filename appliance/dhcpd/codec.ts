@@ -3,7 +3,7 @@
  * item (pads and end included), the raw `sname`/`file` fields and any bytes after the end option are
  * kept, so `encodeDhcpPacket(decodeDhcpPacket(b))` equals `b` byte for byte.
  */
-import { DecodeError } from "../errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 import { BootOp, DhcpOption, HeaderOffset, MAGIC_COOKIE, MIN_BOOTP_MESSAGE_BYTES } from "./constants.ts";
 
 /** One option as it sits on the wire; pad (0) and end (255) carry no data. */

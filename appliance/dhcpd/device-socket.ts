@@ -6,7 +6,7 @@
 import dgram from "node:dgram";
 import { execa } from "execa";
 import koffi from "koffi";
-import { NotFoundError, OperationError } from "../errors.ts";
+import { NotFoundError, OperationError } from "../../lib/errors.ts";
 import type { MacAddress } from "./option-values.ts";
 
 /** One receive/send endpoint on one interface. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DecodeError } from "../errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 import { fuzzPackets } from "../../test/support/dhcpd-fuzz.ts";
 import { decodeDhcpPacket, encodeDhcpPacket } from "./codec.ts";
 import { DhcpOption } from "./constants.ts";

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { DhcpNetwork, DhcpSocket } from "./device-socket.ts";
 import type { MacAddress } from "./option-values.ts";
 import type { DhcpScope } from "./policy.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../../lib/clock.ts";
 
 /** At most this many MACs are remembered as Pis per interface (a /30 has one client; this only bounds memory). */
 const KNOWN_PI_LIMIT = 16;

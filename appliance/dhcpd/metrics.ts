@@ -1,5 +1,5 @@
 /** The DHCP server's counters for `GET /metrics`, registered on the injected registry. */
-import type { Counter, Gauge, MetricsRegistry } from "../metrics.ts";
+import type { Counter, Gauge, MetricsRegistry } from "../../lib/metrics.ts";
 
 /** Handles of every DHCP series. */
 export interface DhcpMetrics {

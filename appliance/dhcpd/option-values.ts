@@ -1,5 +1,5 @@
 /** Typed readers and writers for option values and header fields of a decoded `DhcpPacket`. Pure. */
-import { DecodeError } from "../errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 import type { DhcpPacket } from "./codec.ts";
 import { ipv4Bytes, readIpv4 } from "./codec.ts";
 import { DhcpOption, messageTypeName, type DhcpMessageTypeName } from "./constants.ts";

@@ -1,9 +1,9 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { NotFoundError } from "../errors.ts";
-import { MetricsRegistry } from "../metrics.ts";
+import { NotFoundError } from "../../lib/errors.ts";
+import { MetricsRegistry } from "../../lib/metrics.ts";
 import { dhcpFixture } from "../../test/support/dhcpd-fixtures.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../../lib/clock.ts";
 import { createDhcpPacket, decodeDhcpPacket, encodeDhcpPacket } from "./codec.ts";
 import type { DhcpNetwork, DhcpSocket } from "./device-socket.ts";
 import type { DhcpInterfaceEvent, DhcpReplyEvent, DhcpRequestEvent } from "./events.ts";

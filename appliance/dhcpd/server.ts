@@ -5,8 +5,8 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { DecodeError } from "../errors.ts";
-import type { MetricsRegistry } from "../metrics.ts";
+import { DecodeError } from "../../lib/errors.ts";
+import type { MetricsRegistry } from "../../lib/metrics.ts";
 import { decodeDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
 import { DhcpOption, DhcpPort } from "./constants.ts";
 import type { DhcpNetwork } from "./device-socket.ts";
@@ -16,7 +16,7 @@ import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope
 import { identifyPi } from "./raspberry-pi.ts";
 import type { DhcpServerEvents } from "./events.ts";
 import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../../lib/clock.ts";
 
 /** Constructor dependencies of `DhcpServer`. */
 export interface DhcpServerDeps {

@@ -8,8 +8,8 @@
  */
 import { createInterface } from "node:readline";
 import { pino } from "pino";
-import { MetricsRegistry } from "../metrics.ts";
-import { systemClock } from "./clock.ts";
+import { MetricsRegistry } from "../../lib/metrics.ts";
+import { systemClock } from "../../lib/clock.ts";
 import { DeviceSocketNetwork } from "./device-socket.ts";
 import type { DhcpServerEvents } from "./events.ts";
 import type { DhcpScope, DhcpSettings } from "./policy.ts";

@@ -2,7 +2,7 @@
  * exports(5) rendering and parsing (pure). The kernel backend owns one file,
  * `/etc/exports.d/pirack.exports`, with one line per Pi: `<path> <client>(<options>)`.
  */
-import { DecodeError } from "../errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 import type { ExportSpec } from "./types.ts";
 
 /**

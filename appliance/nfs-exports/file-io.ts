@@ -13,7 +13,7 @@ export async function readTextIfExists(path: string): Promise<string | undefined
 }
 
 /** Crash-safe replace (temporary sibling, fsync, rename): one implementation for the whole appliance. */
-export { writeFileAtomic } from "../fs-atomic.ts";
+export { writeFileAtomic } from "../../lib/fs-atomic.ts";
 
 /** Joins a sysroot prefix and an absolute system path (`/etc/exports.d/...`). */
 export const underSysroot = (sysroot: string | undefined, path: string): string => (sysroot ? join(sysroot, path) : path);

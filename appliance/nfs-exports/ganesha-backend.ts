@@ -1,6 +1,6 @@
 /** nfs-ganesha backend: owns one file of EXPORT blocks (included by ganesha.conf) and reloads ganesha on change. */
 import { readFile } from "node:fs/promises";
-import { NotFoundError, OperationError } from "../errors.ts";
+import { NotFoundError, OperationError } from "../../lib/errors.ts";
 import { readTextIfExists, underSysroot, writeFileAtomic } from "./file-io.ts";
 import { GANESHA_EXPORTS_FILE, parseGaneshaExports } from "./ganesha-config.ts";
 import type { ExportsDeps } from "./kernel-backend.ts";

@@ -2,7 +2,7 @@
  * nfs-ganesha configuration rendering and parsing (pure). pirack owns one file of EXPORT blocks,
  * included from the main ganesha.conf with `%include`; each block lets exactly one client in.
  */
-import { DecodeError } from "../errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 import { checkExportSpec, DEFAULT_EXPORT_OPTIONS } from "./exports-file.ts";
 import type { ExportSpec } from "./types.ts";
 

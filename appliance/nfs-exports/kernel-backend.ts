@@ -1,6 +1,6 @@
 /** Kernel nfsd backend: owns /etc/exports.d/pirack.exports, applies with `exportfs -ra`, observes with `exportfs -v`. */
-import { OperationError } from "../errors.ts";
-import type { MetricsRegistry } from "../metrics.ts";
+import { OperationError } from "../../lib/errors.ts";
+import type { MetricsRegistry } from "../../lib/metrics.ts";
 import { KERNEL_EXPORTS_FILE, parseExportfsVerbose, parseExportsFile } from "./exports-file.ts";
 import { readTextIfExists, underSysroot } from "./file-io.ts";
 import { planKernelExports } from "./plan.ts";

@@ -5,8 +5,8 @@
  */
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { NotFoundError, OperationError } from "../errors.ts";
-import { createFileAtomic, writeFileAtomic } from "../fs-atomic.ts";
+import { NotFoundError, OperationError } from "../../lib/errors.ts";
+import { createFileAtomic, writeFileAtomic } from "../../lib/fs-atomic.ts";
 import type { Action, Subsystem } from "./reconciler.ts";
 
 /** First-line marker of every file pirack generates and may replace or delete. */

@@ -5,8 +5,8 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import { OperationError } from "../errors.ts";
-import type { MetricsRegistry } from "../metrics.ts";
+import { OperationError } from "../../lib/errors.ts";
+import type { MetricsRegistry } from "../../lib/metrics.ts";
 import { createExportsBackend, type ExportsBackend } from "../nfs-exports/index.ts";
 import { describeExportAction } from "../nfs-exports/plan.ts";
 import type { ExportSpec } from "../nfs-exports/types.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DecodeError } from "../errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 import { decodePacket, encodeAck, encodeDataHeader, encodeError, encodeOack, encodeRequest, type TftpRequest } from "./codec.ts";
 
 // Real packet bytes from pi-netboot.md §8.6 (raspberrypi/firmware#1041, rpi-eeprom#74, boot-net.adoc).

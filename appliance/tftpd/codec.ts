@@ -2,7 +2,7 @@
  * TFTP wire format (RFC 1350 packets, RFC 2347 option extension): bytes <-> typed packets.
  * Pure: no sockets, no clock, no logging. Bad input throws `DecodeError` with code `TFTP_MALFORMED`.
  */
-import { DecodeError } from "../errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 
 /** Packet opcodes, the first two bytes of every TFTP packet (RFC 1350 §5, RFC 2347 for OACK). */
 export const Opcode = {

@@ -6,7 +6,7 @@
  */
 import { realpath, stat, readFile } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { NotFoundError, OperationError, PirackError } from "../errors.ts";
+import { NotFoundError, OperationError, PirackError } from "../../lib/errors.ts";
 import { toNetascii } from "./netascii.ts";
 
 /** Bounds of the in-memory file cache. */

@@ -1,5 +1,5 @@
 /** TFTP counters and gauges for `GET /metrics`; updated per request and per finished transfer, never per packet. */
-import type { Counter, Gauge, MetricsRegistry } from "../metrics.ts";
+import type { Counter, Gauge, MetricsRegistry } from "../../lib/metrics.ts";
 import type { TransferFigures } from "./types.ts";
 
 /** The TFTP server's metric handles. */

@@ -5,7 +5,7 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { PirackError, NotFoundError } from "../errors.ts";
+import { PirackError, NotFoundError } from "../../lib/errors.ts";
 import { decodePacket, encodeError, TftpErrorCode, type TftpRequest } from "./codec.ts";
 import { FirmwareStore } from "./firmware-store.ts";
 import { TftpMetrics } from "./metrics.ts";

@@ -1,7 +1,7 @@
 /** Types the TFTP server shares with its callers: injected dependencies, the per-Pi view and events. */
 import type { Socket } from "node:dgram";
 import type { Logger } from "pino";
-import type { MetricsRegistry } from "../metrics.ts";
+import type { MetricsRegistry } from "../../lib/metrics.ts";
 
 /** What the plan says about the Pi behind one client address. */
 export interface PiBootView {

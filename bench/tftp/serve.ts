@@ -6,7 +6,7 @@
  */
 import { createInterface } from "node:readline";
 import pino from "pino";
-import { MetricsRegistry } from "../../appliance/metrics.ts";
+import { MetricsRegistry } from "../../lib/metrics.ts";
 import { TftpServer } from "../../appliance/tftpd/index.ts";
 
 const [root = ".", port = "16969", workers = "0"] = process.argv.slice(2);

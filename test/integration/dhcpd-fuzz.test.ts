@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeDhcpPacket } from "../../appliance/dhcpd/codec.ts";
-import { DecodeError } from "../../appliance/errors.ts";
+import { DecodeError } from "../../lib/errors.ts";
 import type { DhcpScope } from "../../appliance/dhcpd/policy.ts";
 import { fuzzPackets } from "../support/dhcpd-fuzz.ts";
 import { DhcpdProcess, runUdhcpc } from "../support/dhcpd-harness.ts";

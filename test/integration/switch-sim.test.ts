@@ -6,7 +6,7 @@
 import { Writable } from "node:stream";
 import { execa } from "execa";
 import { pino } from "pino";
-import { MetricsRegistry } from "../../appliance/metrics.ts";
+import { MetricsRegistry } from "../../lib/metrics.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSwitchDriver, rackSwitchState, SimulatedSwitch, SwitchMonitor, type SwitchConfig, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
 import { parsePortListText, portsOf } from "../../switch/port-list.ts";

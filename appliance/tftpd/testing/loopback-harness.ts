@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { MetricsRegistry } from "../../metrics.ts";
+import { MetricsRegistry } from "../../../lib/metrics.ts";
 import { RawClient, type Received } from "../../../test/fixtures/tftpd/raw-client.ts";
 import { encodeAck, encodeRequest } from "../codec.ts";
 import { TftpServer } from "../server.ts";
