@@ -1,6 +1,7 @@
 /**
  * Public surface of the switch module: a driver factory from the `switch:` config slice, the desired-state
- * helpers, the link/PoE monitor, and the simulator for tests and the bench.
+ * helpers, and the link/PoE monitor. The simulator has
+ * its own entry, `switch/sim/index.ts`.
  */
 import { OperationError } from "../lib/errors.ts";
 import { QBridgeSwitch, type SwitchDriver, type SwitchDriverDeps } from "./driver.ts";
@@ -13,9 +14,6 @@ export { describeChange, planSwitch, rackSwitchState, type SwitchPlan } from "./
 export { SnmpError } from "./snmp-client.ts";
 export { renderApplyResult, renderSwitchShow, switchShowRows, type SwitchShowRow } from "./show.ts";
 export { vendorProfiles, unsupportedSwitches } from "./profiles.ts";
-export { SimulatedSwitch, type SimSwitchOptions, type SimTrapTarget, type SimV3User } from "./sim/agent.ts";
-export { simPiMac, type SimDevice, type SimEvent } from "./sim/model.ts";
-export type { SimProfileName } from "./sim/profiles.ts";
 export type * from "./types.ts";
 
 /** Builds the driver for `config`, or null for `driver: none` (manage nothing on the switch). */

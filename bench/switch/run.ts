@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import snmp, { type Session } from "net-snmp";
 import { pino } from "pino";
-import { createSwitchDriver, rackSwitchState, SimulatedSwitch, type SwitchDriver } from "../../switch/index.ts";
+import { createSwitchDriver, rackSwitchState, type SwitchDriver } from "../../switch/index.ts";
+import { SimulatedSwitch } from "../../switch/sim/index.ts";
 import { freeUdpPort } from "../../test/support/free-port.ts";
 
 const { values } = parseArgs({ options: { gets: { type: "string", default: "2000" }, walks: { type: "string", default: "20" }, ports: { type: "string", default: "48" } } });

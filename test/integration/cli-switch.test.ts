@@ -10,7 +10,7 @@ import { freePort } from "../support/free-port.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { SimulatedSwitch } from "../../switch/index.ts";
+import { SimulatedSwitch } from "../../switch/sim/index.ts";
 
 const pirack = new URL("../../bin/pirack.mjs", import.meta.url).pathname;
 let sim: SimulatedSwitch;

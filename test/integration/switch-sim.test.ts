@@ -8,9 +8,10 @@ import { execa } from "execa";
 import { pino } from "pino";
 import { MetricsRegistry } from "../../lib/metrics.ts";
 import { afterEach, describe, expect, it } from "vitest";
-import { createSwitchDriver, rackSwitchState, SimulatedSwitch, SwitchMonitor, type SwitchConfig, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
+import { createSwitchDriver, rackSwitchState, SwitchMonitor, type SwitchConfig, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
+import { SimulatedSwitch } from "../../switch/sim/index.ts";
 import { parsePortListText, portsOf } from "../../switch/port-list.ts";
-import type { SimProfile, SimProfileName } from "../../switch/sim/profiles.ts";
+import type { SimProfile, SimProfileName } from "../../switch/sim/index.ts";
 import { freeUdpPort } from "../support/free-port.ts";
 
 const v3 = { name: "pirack", authKey: "auth-secret-1234", privKey: "priv-secret-5678" };

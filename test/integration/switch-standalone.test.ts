@@ -6,7 +6,8 @@ import { createInterface } from "node:readline";
 import { execa } from "execa";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { createSwitchDriver, rackSwitchState, SimulatedSwitch, SwitchMonitor, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
+import { createSwitchDriver, rackSwitchState, SwitchMonitor, type SwitchDriver, type SwitchEvent } from "../../switch/index.ts";
+import { SimulatedSwitch } from "../../switch/sim/index.ts";
 import { freeUdpPort } from "../support/free-port.ts";
 
 const silent = pino({ level: "silent" });
