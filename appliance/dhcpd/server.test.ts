@@ -82,12 +82,12 @@ const scopes: DhcpScope[] = [
   { port: 2, vlan: 11, interfaceName: "eth0.11", serverAddress: "10.46.189.5", clientAddress: "10.46.189.6", netmask: "255.255.255.252" },
 ];
 
-async function setup(settings: Partial<DhcpSettings> = { pi3OfferDelayMs: 0 }, ifaces = ["eth0.10", "eth0.11"]) {
+async function setup(settings: Partial<DhcpSettings> = { pi3OfferDelayMs: 0 }, ifaces = ["eth0.10", "eth0.11"], log = pino({ level: "silent" })) {
   const clock = new FakeClock();
   const network = new FakeNetwork();
   for (const i of ifaces) network.add(i);
   const metrics = new MetricsRegistry();
-  const server = new DhcpServer({ log: pino({ level: "silent" }), clock, metrics, network, scopes, settings, interfaceCheckMs: 1000, retry: { initialMs: 1000, maxMs: 8000 } });
+  const server = new DhcpServer({ log, clock, metrics, network, scopes, settings, interfaceCheckMs: 1000, retry: { initialMs: 1000, maxMs: 8000 } });
   const requests: DhcpRequestEvent[] = [];
   const replies: DhcpReplyEvent[] = [];
   const states: DhcpInterfaceEvent[] = [];
@@ -123,6 +123,20 @@ describe("DhcpServer", () => {
     expect(metrics.counter("pirack_dhcp_malformed_total", "").get()).toBe(3);
     expect(metrics.counter("pirack_dhcp_replies_total", "").get({ type: "ACK" })).toBe(1);
     expect(metrics.render()).toContain('pirack_dhcp_requests_total{type="REQUEST"} 1');
+    await server.stop();
+  });
+
+  it("logs a malformed packet as its error code, reason and a hex prefix, without a stack trace", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const { network, server } = await setup(undefined, undefined, log);
+    const junk = Buffer.concat([dhcpFixture("pi4-discover").subarray(0, 250), Buffer.alloc(60_000, 0x41)]);
+    network.deliver("eth0.10", junk.subarray(0, 250));
+    await flush();
+    const line = lines.find((l) => l.msg === "malformed packet dropped");
+    expect(line).toMatchObject({ iface: "eth0.10", code: expect.stringMatching(/^DHCP_/), bytes: 250, hex: junk.subarray(0, 32).toString("hex") });
+    expect(line).not.toHaveProperty("err");
+    expect(JSON.stringify(line).length).toBeLessThan(500);
     await server.stop();
   });
 

@@ -18,6 +18,9 @@ import type { DhcpServerEvents } from "./events.ts";
 import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
 import type { Clock } from "../../lib/clock.ts";
 
+// Bytes of a malformed datagram shown (as hex) in its debug log line.
+const MALFORMED_HEX_BYTES = 32;
+
 /** Constructor dependencies of `DhcpServer`. */
 export interface DhcpServerDeps {
   readonly log: Logger;
@@ -103,7 +106,9 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       request = decodeDhcpPacket(bytes);
     } catch (err) {
       this.counters.malformed.inc();
-      if (err instanceof DecodeError) this.log.debug({ iface: binding.scope.interfaceName, code: err.code, err, bytes: bytes.length }, "malformed packet dropped");
+      // The code, the reason and the first bytes say what was wrong; a stack trace per junk packet would not (issue 9).
+      const hex = bytes.subarray(0, MALFORMED_HEX_BYTES).toString("hex");
+      if (err instanceof DecodeError) this.log.debug({ iface: binding.scope.interfaceName, code: err.code, reason: err.message.slice(0, 160), bytes: bytes.length, hex }, "malformed packet dropped");
       else this.log.warn({ iface: binding.scope.interfaceName, err }, "packet decode failed unexpectedly");
       return;
     }

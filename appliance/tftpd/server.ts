@@ -35,6 +35,9 @@ export const DEFAULT_TFTP_OPTIONS: Omit<TftpServerOptions, "firmwareRoot"> = {
   workers: 0,
 };
 
+// Bytes of a malformed packet shown (as hex) in its debug log line.
+const MALFORMED_HEX_BYTES = 32;
+
 // Sweep period for retransmits and idle checks; timeouts are whole seconds, so 100 ms is fine-grained enough.
 const SWEEP_MS = 100;
 
@@ -156,7 +159,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       packet = decodePacket(msg);
     } catch (err) {
       this.metrics.dropped("malformed");
-      this.log.debug({ err, client: rinfo.address, clientPort: rinfo.port }, "malformed packet dropped");
+      // The code, the reason and the first bytes say what was wrong; a stack trace per junk packet would not (issue 9).
+      const { code, message } = err instanceof PirackError ? err : { code: "TFTP_DECODE_FAILED", message: String(err) };
+      const hex = msg.subarray(0, MALFORMED_HEX_BYTES).toString("hex");
+      this.log.debug({ code, reason: message.slice(0, 160), client: rinfo.address, clientPort: rinfo.port, bytes: msg.length, hex }, "malformed packet dropped");
       return;
     }
     if (packet.kind !== "rrq" && packet.kind !== "wrq") {
@@ -200,7 +206,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       return this.refuse(ref, TftpErrorCode.AccessViolation, "bad_path", "access violation");
     }
     if (this.slots.size >= this.options.maxTransfers) return this.refuse(ref, TftpErrorCode.NotDefined, "busy", "server busy, retry later");
-    if ((this.perClient.get(rinfo.address) ?? 0) >= this.options.maxTransfersPerClient) {
+    if ((this.perClient.get(rinfo.address) ?? 0) >= this.options.maxTransfersPerClient && !this.replaceStalled(rinfo.address)) {
       return this.refuse(ref, TftpErrorCode.NotDefined, "client_busy", "too many transfers from this client");
     }
     // Hold the slot while the view and file load, so a storm cannot overshoot the limits.
@@ -275,11 +281,33 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     slot.transfer = new Transfer(socket, params, hooks);
   }
 
+  /**
+   * A client at its transfer limit asks again: a rebooting Pi restarts its fetches and leaves the old
+   * transfers behind. Ends its transfer that has gone longest without progress, if that is at least
+   * one retransmit timeout (a live client acknowledges well within that); true when a slot was freed.
+   */
+  private replaceStalled(address: string): boolean {
+    const now = this.clock.now();
+    let oldest: Slot | null = null;
+    for (const slot of this.slots.values()) {
+      if (slot.ref.client.address !== address || !slot.transfer) continue;
+      if (now - slot.transfer.lastProgressAt < this.options.retransmitTimeoutMs) continue;
+      if (!oldest || slot.transfer.lastProgressAt < oldest.transfer!.lastProgressAt) oldest = slot;
+    }
+    if (!oldest) return false;
+    this.log.debug({ id: oldest.ref.id, client: address, path: oldest.ref.path }, "stalled transfer replaced by a new request");
+    // Released here, not when the abort is reported (a worker reports asynchronously), so the new request fits.
+    oldest.transfer!.abort("replaced");
+    this.release(oldest);
+    return true;
+  }
+
   private optionLimits(): OptionLimits {
     return {
       maxBlockSize: this.options.maxBlockSize,
       maxWindowSize: this.options.maxWindowSize,
       defaultTimeoutMs: this.options.retransmitTimeoutMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
     };
   }
 

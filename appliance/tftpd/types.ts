@@ -54,13 +54,13 @@ export interface TftpServerOptions {
   /** Retransmissions of the same packet before the transfer is given up; intervals double up to 8x the timeout. */
   readonly maxRetransmits: number;
   /**
-   * A transfer with no forward progress for this long ends, whatever the client keeps sending; it is
-   * stretched to cover the whole retransmit schedule when a client negotiates a long timeout.
+   * A transfer with no forward progress for this long ends, whatever the client keeps sending or
+   * negotiated: a client's `timeout` spaces retransmissions and never extends this bound.
    */
   readonly idleTimeoutMs: number;
   /** Concurrent transfers in total; more RRQs get ERROR 0 "server busy". */
   readonly maxTransfers: number;
-  /** Concurrent transfers per client address. */
+  /** Concurrent transfers per client address; at the limit a new request replaces the client's most stalled transfer. */
   readonly maxTransfersPerClient: number;
   /** What a client address that is not a known Pi may read: nothing, or the shared firmware files. */
   readonly unknownClients: "deny" | "shared";
@@ -101,7 +101,7 @@ export type TftpEvent =
 export type TimeoutReason = "retransmits-exhausted" | "final-ack-missing" | "idle";
 
 /** Why a transfer ended early without a timeout. */
-export type AbortReason = "client-error" | "superseded" | "server-stop" | "socket-error";
+export type AbortReason = "client-error" | "superseded" | "replaced" | "server-stop" | "socket-error";
 
 /** Figures of a finished transfer. */
 export interface TransferFigures {
