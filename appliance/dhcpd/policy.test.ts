@@ -124,3 +124,44 @@ describe("decisions", () => {
     }
   });
 });
+
+describe("reply size (issue 9: a 64 KB option 61 was echoed into a 64 KB OFFER)", () => {
+  const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+  const pxe: [number, Buffer] = [60, Buffer.from("PXEClient:Arch:00007:UNDI:003016")];
+
+  it.each([
+    ["no option 57: 576-byte datagrams", [], 548],
+    ["option 57 below the RFC minimum counts as 576", [[57, u16(300)]], 548],
+    ["option 57 = 1000", [[57, u16(1000)]], 972],
+    ["option 57 above one Ethernet frame is capped at 1500", [[57, u16(65535)]], 1472],
+  ] as [string, [number, Buffer][], number][])("%s: at most %s bytes of DHCP", (_name, options, max) => {
+    for (const idBytes of [7, 400, 1200, 64_000]) {
+      const r = replyOf(decide(request({ type: DhcpMessageType.Discover, options: [...options, [61, Buffer.alloc(idBytes, 0xab)]] })));
+      const bytes = encodeDhcpPacket(r.packet).length;
+      expect(bytes, `${idBytes}-byte client id`).toBeLessThanOrEqual(max);
+      // Small echoes still go back (RFC 6842); oversized ones are dropped, never truncated.
+      const echoed = r.packet.options.get(DhcpOption.ClientIdentifier);
+      if (echoed) expect(echoed.length).toBe(idBytes);
+      if (idBytes === 7) expect(echoed?.length).toBe(7);
+      if (idBytes === 64_000) expect(echoed).toBeUndefined();
+    }
+  });
+
+  it("drops the client identifier before the machine id, and keeps every option of our own", () => {
+    // 61 alone too big for 548, 97 small: only 61 goes.
+    const r = replyOf(decide(request({ type: DhcpMessageType.Discover, options: [pxe, [97, Buffer.alloc(17)], [61, Buffer.alloc(500, 1)]] })));
+    expect(r.packet.options.has(DhcpOption.ClientIdentifier)).toBe(false);
+    expect(r.packet.options.get(DhcpOption.ClientMachineId)).toEqual(Buffer.alloc(17));
+    for (const code of [1, 3, 28, 51, 53, 54, 60, 66]) expect(r.packet.options.has(code), `option ${code}`).toBe(true);
+    // Both oversized: both go.
+    const both = replyOf(decide(request({ type: DhcpMessageType.Discover, options: [pxe, [97, Buffer.alloc(600, 2)], [61, Buffer.alloc(300, 1)]] })));
+    expect([both.packet.options.has(61), both.packet.options.has(97)]).toEqual([false, false]);
+    expect(encodeDhcpPacket(both.packet).length).toBeLessThanOrEqual(548);
+  });
+
+  it("bounds a NAK the same way", () => {
+    const r = replyOf(decide(request({ type: DhcpMessageType.Request, options: [[61, Buffer.alloc(10_000, 1)], [50, ipv4Value("10.46.189.9")]] })));
+    expect(r.messageType).toBe("NAK");
+    expect(encodeDhcpPacket(r.packet).length).toBeLessThanOrEqual(548);
+  });
+});

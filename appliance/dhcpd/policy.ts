@@ -3,7 +3,7 @@
  * One client address per scope, so there is no pool and no lease table: the answer depends only on
  * which interface the request came in on (RFC 2131 §4.3 rules applied to a pool of one).
  */
-import { createDhcpPacket, type DhcpPacket } from "./codec.ts";
+import { createDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
 import { BootOp, DhcpOption, DhcpPort, type DhcpMessageTypeName, DhcpMessageType } from "./constants.ts";
 import {
   hasBroadcastFlag,
@@ -145,25 +145,62 @@ function withClientIdentifier(request: DhcpPacket, options: [number, Buffer][]):
   return clientId ? [...options, [DhcpOption.ClientIdentifier, clientId]] : options;
 }
 
-/** Builds a reply packet that echoes the request's xid, flags, giaddr and chaddr (RFC 2131 table 3). */
+// RFC 2131 §2: every client accepts 576-byte IP datagrams (a 548-byte DHCP message: 236-byte header + 312 of
+// options); option 57 (RFC 2132 §9.10) may raise that, never below 576. Replies leave one Ethernet frame (1500).
+const MIN_MAX_MESSAGE_BYTES = 576;
+const MAX_REPLY_DATAGRAM_BYTES = 1500;
+const IP_UDP_HEADER_BYTES = 28;
+/** Options copied from the request into a reply, dropped in this order (last echoed first) when the reply is too big. */
+const ECHOED_OPTIONS = [DhcpOption.ClientIdentifier, DhcpOption.ClientMachineId] as const;
+
+/**
+ * Largest DHCP message (UDP payload) the client said it accepts: option 57 less the IP and UDP headers, at
+ * least 548 (RFC 2131 §2) and at most what one Ethernet frame carries.
+ */
+export function maxReplyBytes(request: DhcpPacket): number {
+  const asked = request.options.get(DhcpOption.MaxMessageSize);
+  const datagram = asked?.length === 2 ? asked.readUInt16BE(0) : MIN_MAX_MESSAGE_BYTES;
+  return Math.min(Math.max(datagram, MIN_MAX_MESSAGE_BYTES), MAX_REPLY_DATAGRAM_BYTES) - IP_UDP_HEADER_BYTES;
+}
+
+/**
+ * Drops echoed options until the encoded reply fits `maxBytes` (issue 9: option 61 was echoed at any length,
+ * a 64 KB DISCOVER got a 64 KB OFFER). Our own options are a fixed ~150 bytes, so echoes are all that can grow.
+ */
+function fitOptions(options: [number, Buffer][], maxBytes: number, encodedSize: (options: [number, Buffer][]) => number): [number, Buffer][] {
+  let fitted = options;
+  for (const code of ECHOED_OPTIONS) {
+    if (encodedSize(fitted) <= maxBytes) break;
+    fitted = fitted.filter(([c]) => c !== code);
+  }
+  return fitted;
+}
+
+/** Builds a reply packet that echoes the request's xid, flags, giaddr and chaddr (RFC 2131 table 3), within the client's size limit. */
 function reply(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK" | "NAK", fields: { yourAddress: string; options: [number, Buffer][] }): DhcpDecision {
+  const build = (options: [number, Buffer][]) => buildReply(ctx, messageType, fields.yourAddress, options);
+  const options = fitOptions(fields.options, maxReplyBytes(ctx.request), (o) => encodeDhcpPacket(build(o)).length);
+  const packet = build(options);
+  const delayMs = messageType === "OFFER" && needsPi3OfferDelay(ctx.identity, ctx.request.transactionId) ? ctx.settings.pi3OfferDelayMs : 0;
+  return { kind: "reply", messageType, packet, destination: destinationFor(ctx, messageType, fields.yourAddress), delayMs };
+}
+
+function buildReply(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK" | "NAK", yourAddress: string, options: [number, Buffer][]): DhcpPacket {
   const { request, scope } = ctx;
-  const packet = createDhcpPacket({
+  return createDhcpPacket({
     op: BootOp.Reply,
     hardwareType: request.hardwareType,
     hardwareAddressLength: request.hardwareAddressLength,
     transactionId: request.transactionId,
     flags: request.flags,
     clientAddress: messageType === "NAK" ? ZERO : request.clientAddress,
-    yourAddress: fields.yourAddress,
+    yourAddress,
     // siaddr = next server = the TFTP server; the Pi 3 ROM uses option 54 instead (raspberrypi/firmware#801), both are .1.
     serverAddress: messageType === "NAK" ? ZERO : scope.serverAddress,
     gatewayAddress: request.gatewayAddress,
     clientHardwareAddress: request.clientHardwareAddress,
-    options: fields.options,
+    options,
   });
-  const delayMs = messageType === "OFFER" && needsPi3OfferDelay(ctx.identity, request.transactionId) ? ctx.settings.pi3OfferDelayMs : 0;
-  return { kind: "reply", messageType, packet, destination: destinationFor(ctx, messageType, fields.yourAddress), delayMs };
 }
 
 function nak(ctx: DhcpRequestContext, why: string): DhcpDecision {
