@@ -3,6 +3,7 @@
  * One client address per scope, so there is no pool and no lease table: the answer depends only on
  * which interface the request came in on (RFC 2131 §4.3 rules applied to a pool of one).
  */
+import { parseIpv4 } from "../../lib/net/ipv4.ts";
 import { createDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
 import { BootOp, DhcpOption, DhcpPort, type DhcpMessageTypeName, DhcpMessageType } from "./constants.ts";
 import {
@@ -70,7 +71,8 @@ export type IgnoreReason =
   | "not-a-request" // op 2 or a server message type
   | "no-message-type" // plain BOOTP or junk option 53
   | "other-server" // REQUEST whose option 54 names another server (RFC 2131 §4.3.2)
-  | "non-pi-client"; // settings.nonPiClients = "ignore"
+  | "non-pi-client" // settings.nonPiClients = "ignore"
+  | "wrong-source"; // IP source outside the arrival interface's subnet (spoofed, or sent from another VLAN)
 
 /** The outcome of one request. */
 export type DhcpDecision =
@@ -225,6 +227,21 @@ function decideRequest(ctx: DhcpRequestContext): DhcpDecision {
   if (asked === undefined) return nak(ctx, "no requested address");
   if (asked !== scope.clientAddress) return nak(ctx, `requested ${asked}, this port's address is ${scope.clientAddress}`);
   return reply(ctx, "ACK", { yourAddress: scope.clientAddress, options: replyOptions(ctx, "ACK", true) });
+}
+
+/**
+ * True when a request that arrived on `scope`'s interface may be taken as coming from there (issue 9: a Pi on
+ * one VLAN must not act for another). Its IP source is 0.0.0.0 (no address yet), inside the scope's subnet (a
+ * renewing Pi), or, with giaddr set, a relay agent (RFC 1542), which the relay's own subnet vouches for.
+ * `source` undefined: the adapter cannot tell, so the interface alone decides.
+ */
+export function isSourceOnScope(scope: DhcpScope, source: string | undefined, request: DhcpPacket): boolean {
+  if (source === undefined || source === ZERO || request.gatewayAddress !== ZERO) return true;
+  const address = parseIpv4(source);
+  const server = parseIpv4(scope.serverAddress);
+  const mask = parseIpv4(scope.netmask);
+  if (address === undefined || server === undefined || mask === undefined) return false;
+  return ((address & mask) >>> 0) === ((server & mask) >>> 0);
 }
 
 /** Decides how to answer one decoded request that arrived on `ctx.scope`'s interface. */

@@ -51,7 +51,10 @@ class FakeNetwork implements DhcpNetwork {
   readonly interfaces = new Map<string, number>();
   readonly sent: Sent[] = [];
   readonly neighbours: string[] = [];
-  readonly open = new Map<string, { handler?: (b: Buffer) => void; closed: boolean }>();
+  readonly open = new Map<string, { handler?: (b: Buffer, source?: string) => void; closed: boolean }>();
+  /** Kernel drop counters by inode (each socket's inode is its ifindex here). */
+  readonly drops = new Map<number, number>();
+  receiveDrops = () => this.drops;
   private nextIndex = 100;
   add(name: string): void {
     this.interfaces.set(name, this.nextIndex++);
@@ -59,9 +62,10 @@ class FakeNetwork implements DhcpNetwork {
   interfaceIndex = (name: string) => this.interfaces.get(name);
   async openSocket(name: string): Promise<DhcpSocket> {
     if (!this.interfaces.has(name)) throw new NotFoundError("DHCP_INTERFACE_MISSING", `interface ${name} does not exist`);
-    const state: { handler?: (b: Buffer) => void; closed: boolean } = { closed: false };
+    const state: { handler?: (b: Buffer, source?: string) => void; closed: boolean } = { closed: false };
     this.open.set(name, state);
     return {
+      inode: this.interfaces.get(name),
       onMessage: (h) => (state.handler = h),
       onError: () => undefined,
       send: async (bytes, port, address) => void this.sent.push({ iface: name, bytes, port, address }),
@@ -71,9 +75,9 @@ class FakeNetwork implements DhcpNetwork {
   async setNeighbour(iface: string, address: string, mac: MacAddress): Promise<void> {
     this.neighbours.push(`${iface} ${address} ${mac}`);
   }
-  deliver(name: string, bytes: Buffer): void {
+  deliver(name: string, bytes: Buffer, source?: string): void {
     const s = this.open.get(name);
-    if (s && !s.closed) s.handler?.(bytes);
+    if (s && !s.closed) s.handler?.(bytes, source);
   }
 }
 
@@ -137,6 +141,39 @@ describe("DhcpServer", () => {
     expect(line).toMatchObject({ iface: "eth0.10", code: expect.stringMatching(/^DHCP_/), bytes: 250, hex: junk.subarray(0, 32).toString("hex") });
     expect(line).not.toHaveProperty("err");
     expect(JSON.stringify(line).length).toBeLessThan(500);
+    await server.stop();
+  });
+
+  it("drops a request whose IP source is outside the arrival interface's subnet, before any identity event", async () => {
+    const { network, metrics, server, requests } = await setup();
+    // Port 1's Pi address arriving on port 2's interface: spoofed or sent across VLANs.
+    network.deliver("eth0.11", dhcpFixture("pi4-request"), "10.46.189.2");
+    network.deliver("eth0.11", dhcpFixture("pi4-discover"), "10.46.189.9");
+    await flush();
+    expect(requests).toEqual([]);
+    expect(network.sent).toEqual([]);
+    expect(metrics.counter("pirack_dhcp_ignored_total", "").get({ reason: "wrong-source" })).toBe(2);
+    // No address yet (0.0.0.0) or the interface's own /30: served, and the event names the arrival port.
+    network.deliver("eth0.11", dhcpFixture("pi4-discover"), "0.0.0.0");
+    network.deliver("eth0.10", dhcpFixture("pi4-request"), "10.46.189.2");
+    await flush();
+    expect(requests.map((r) => [r.port, r.interfaceName, r.messageType])).toEqual([
+      [2, "eth0.11", "DISCOVER"],
+      [1, "eth0.10", "REQUEST"],
+    ]);
+    await server.stop();
+  });
+
+  it("counts the kernel's receive-buffer drops per interface from the socket's own counter", async () => {
+    const { clock, network, metrics, server } = await setup();
+    const drops = () => metrics.counter("pirack_dhcp_receive_buffer_drops_total", "");
+    network.drops.set(network.interfaces.get("eth0.10")!, 7);
+    await clock.advance(1000);
+    expect([drops().get({ iface: "eth0.10" }), drops().get({ iface: "eth0.11" })]).toEqual([7, 0]);
+    network.drops.set(network.interfaces.get("eth0.10")!, 10);
+    network.drops.set(network.interfaces.get("eth0.11")!, 1);
+    await clock.advance(1000);
+    expect([drops().get({ iface: "eth0.10" }), drops().get({ iface: "eth0.11" })]).toEqual([10, 1]);
     await server.stop();
   });
 

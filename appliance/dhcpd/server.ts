@@ -12,7 +12,7 @@ import { DhcpOption, DhcpPort } from "./constants.ts";
 import type { DhcpNetwork } from "./device-socket.ts";
 import { InterfaceBindings, type Binding } from "./interface-bindings.ts";
 import { ipv4Option, macOfPacket, messageTypeOf, textOption } from "./option-values.ts";
-import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
+import { decideDhcpReply, isSourceOnScope, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
 import { identifyPi } from "./raspberry-pi.ts";
 import type { DhcpServerEvents } from "./events.ts";
 import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
@@ -59,7 +59,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       port: deps.port ?? DhcpPort.Server,
       checkMs: deps.interfaceCheckMs ?? 2_000,
       retry: deps.retry ?? { initialMs: 500, maxMs: 30_000 },
-      onDatagram: (binding, bytes) => this.handleDatagram(binding, bytes),
+      onDatagram: (binding, bytes, source) => this.handleDatagram(binding, bytes, source),
+      onCheck: () => this.sampleReceiveDrops(),
       onState: (binding, state, reason) => {
         this.counters.interfacesOpen.set(this.bindings.openCount());
         const { port, vlan, interfaceName } = binding.scope;
@@ -99,8 +100,27 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     this.log.info("dhcp server stopped");
   }
 
+  /**
+   * Adds what the kernel dropped on each socket since the last sample to the per-interface counter. Node cannot
+   * read SO_RXQ_OVFL ancillary data, so the per-socket `drops` column of /proc/net/udp is the source.
+   */
+  sampleReceiveDrops(): void {
+    const drops = this.deps.network.receiveDrops?.();
+    if (!drops) return;
+    for (const binding of this.bindings.all()) {
+      const inode = binding.socket?.inode;
+      const now = inode === undefined ? undefined : drops.get(inode);
+      if (now === undefined) continue;
+      if (binding.dropsSeen !== undefined && now > binding.dropsSeen) {
+        this.counters.receiveBufferDrops.inc({ iface: binding.scope.interfaceName }, now - binding.dropsSeen);
+        this.log.warn({ iface: binding.scope.interfaceName, dropped: now - binding.dropsSeen }, "kernel dropped datagrams: receive buffer full");
+      }
+      binding.dropsSeen = now;
+    }
+  }
+
   /** Handles one datagram from an interface; never throws. */
-  private handleDatagram(binding: Binding, bytes: Buffer): void {
+  private handleDatagram(binding: Binding, bytes: Buffer, source: string | undefined): void {
     let request: DhcpPacket;
     try {
       request = decodeDhcpPacket(bytes);
@@ -110,6 +130,11 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       const hex = bytes.subarray(0, MALFORMED_HEX_BYTES).toString("hex");
       if (err instanceof DecodeError) this.log.debug({ iface: binding.scope.interfaceName, code: err.code, reason: err.message.slice(0, 160), bytes: bytes.length, hex }, "malformed packet dropped");
       else this.log.warn({ iface: binding.scope.interfaceName, err }, "packet decode failed unexpectedly");
+      return;
+    }
+    if (!isSourceOnScope(binding.scope, source, request)) {
+      this.counters.ignored.inc({ reason: "wrong-source" });
+      this.log.debug({ iface: binding.scope.interfaceName, source, xid: request.transactionId }, "request from outside the interface's subnet dropped");
       return;
     }
     try {
