@@ -2,6 +2,7 @@
 import type { Socket } from "node:dgram";
 import type { Logger } from "pino";
 import type { MetricsRegistry } from "../../lib/metrics.ts";
+import type { ListenerNetwork, TftpInterface } from "./listeners.ts";
 
 /** What the plan says about the Pi behind one client address. */
 export interface PiBootView {
@@ -35,6 +36,13 @@ export interface TftpServerDeps {
   readonly resolvePi: PiViewResolver;
   readonly clock?: Clock;
   readonly createSocket?: SocketFactory;
+  /**
+   * Storage interfaces to listen on, one device-bound socket each; a request counts only if its source lies
+   * in the subnet of the interface it arrived on. Absent: one socket on `address` (tests, benchmarks).
+   */
+  readonly interfaces?: readonly TftpInterface[];
+  /** Device-bound sockets and kernel counters; default the Linux implementation. */
+  readonly listenerNetwork?: ListenerNetwork;
 }
 
 /** Server settings; every field has a default (see `DEFAULT_TFTP_OPTIONS`). */
