@@ -63,8 +63,8 @@ describe.skipIf(!isRoot())("dhcpd against hostile Pis (root: network namespaces)
     const r = await run(piA, "udp-flood.ts", { dst: "10.46.189.1", dport: 67, bindPort: 68, hex: discover.toString("hex"), count: 1, replyMs: 3000 });
     const offers = (r.replies ?? []).filter((x) => x.from.startsWith("10.46.189.1:"));
     expect(offers.map((o) => o.bytes)).toHaveLength(1);
-    const offer = decodeDhcpPacket(Buffer.from(offers[0]!.hex, "hex"));
     expect(offers[0]!.bytes).toBeLessThanOrEqual(548);
+    const offer = decodeDhcpPacket(Buffer.from(offers[0]!.hex, "hex"));
     expect([messageTypeOf(offer), offer.transactionId, offer.yourAddress]).toEqual(["OFFER", 0x0badf00d, "10.46.189.2"]);
     expect(offer.options.has(DhcpOption.ClientIdentifier)).toBe(false);
     console.info(JSON.stringify({ figure: "dhcp-reply-size", discoverBytes: discover.length, option61Bytes: 64_000, offerBytes: offers[0]!.bytes }));
