@@ -3,7 +3,7 @@ import { dhcpFixture, type DhcpFixtureName } from "../../test/support/dhcpd-fixt
 import { createDhcpPacket, decodeDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
 import { DhcpOption, DhcpMessageType } from "./constants.ts";
 import { ipv4Value, macBytes, macOfPacket, messageTypeOf, parseMac, textOption } from "./option-values.ts";
-import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
+import { decideDhcpReply, isSourceOnScope, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
 import { identifyPi, PXE_MENUS } from "./raspberry-pi.ts";
 
 const port1: DhcpScope = { port: 1, vlan: 10, interfaceName: "eth0.10", serverAddress: "10.46.189.1", clientAddress: "10.46.189.2", netmask: "255.255.255.252" };
@@ -163,5 +163,25 @@ describe("reply size (issue 9: a 64 KB option 61 was echoed into a 64 KB OFFER)"
     const r = replyOf(decide(request({ type: DhcpMessageType.Request, options: [[61, Buffer.alloc(10_000, 1)], [50, ipv4Value("10.46.189.9")]] })));
     expect(r.messageType).toBe("NAK");
     expect(encodeDhcpPacket(r.packet).length).toBeLessThanOrEqual(548);
+  });
+});
+
+describe("source address outside the arrival interface's subnet", () => {
+  const wrong = (packet: DhcpPacket) =>
+    decideDhcpReply({ request: packet, scope: port1, settings: resolveDhcpSettings(), identity: identifyPi({ mac: macOfPacket(packet), option97: undefined, transactionId: 1 }), knownPi: false, sourceOnScope: false });
+
+  it("isSourceOnScope: 0.0.0.0, the scope's /30 and relayed requests pass; other sources do not", () => {
+    const plain = request({ type: DhcpMessageType.Discover });
+    const relayed = request({ type: DhcpMessageType.Discover, giaddr: "10.0.0.1" });
+    expect(["0.0.0.0", "10.46.189.2", "10.46.189.1", "10.46.189.3", undefined].map((s) => isSourceOnScope(port1, s, plain))).toEqual([true, true, true, true, true]);
+    expect(["10.46.189.6", "10.46.189.4", "192.168.1.2", "junk"].map((s) => isSourceOnScope(port1, s, plain))).toEqual([false, false, false, false]);
+    expect(isSourceOnScope(port1, "10.0.0.1", relayed)).toBe(true);
+  });
+
+  it("gets no OFFER or ACK, only the NAK a moved Pi needs", () => {
+    expect(wrong(request({ type: DhcpMessageType.Discover }))).toEqual({ kind: "ignore", reason: "wrong-source" });
+    expect(wrong(request({ type: DhcpMessageType.Inform, ciaddr: "10.46.189.6" }))).toEqual({ kind: "ignore", reason: "wrong-source" });
+    expect(wrong(request({ type: DhcpMessageType.Request, options: [[50, ipv4Value("10.46.189.2")]] }))).toEqual({ kind: "ignore", reason: "wrong-source" });
+    expect(replyOf(wrong(request({ type: DhcpMessageType.Request, ciaddr: "10.46.189.6" }))).messageType).toBe("NAK");
   });
 });

@@ -87,6 +87,8 @@ export interface DhcpRequestContext {
   readonly settings: DhcpSettings;
   readonly identity: PiIdentity;
   readonly knownPi: boolean;
+  /** False when the IP source is outside the scope's subnet (`isSourceOnScope`): never an address, at most a NAK. */
+  readonly sourceOnScope?: boolean;
 }
 
 const ZERO = "0.0.0.0";
@@ -230,8 +232,8 @@ function decideRequest(ctx: DhcpRequestContext): DhcpDecision {
 }
 
 /**
- * True when a request that arrived on `scope`'s interface may be taken as coming from there (issue 9: a Pi on
- * one VLAN must not act for another). Its IP source is 0.0.0.0 (no address yet), inside the scope's subnet (a
+ * True when a request that arrived on `scope`'s interface may be taken as coming from a client there (issue 9: a
+ * Pi on one VLAN must not act for another). Its IP source is 0.0.0.0 (no address yet), inside the scope's subnet (a
  * renewing Pi), or, with giaddr set, a relay agent (RFC 1542), which the relay's own subnet vouches for.
  * `source` undefined: the adapter cannot tell, so the interface alone decides.
  */
@@ -252,6 +254,12 @@ export function decideDhcpReply(ctx: DhcpRequestContext): DhcpDecision {
   if (type === undefined) return { kind: "ignore", reason: "no-message-type" };
   if (type === "OFFER" || type === "ACK" || type === "NAK") return { kind: "ignore", reason: "not-a-request" };
   if (type === "RELEASE" || type === "DECLINE") return { kind: "noted", messageType: type };
+  if (ctx.sourceOnScope === false) {
+    // A Pi moved from another port and renewing its old address still gets its NAK and restarts at once;
+    // nothing else, so a spoofer on another VLAN gets no offer or ACK in this port's name.
+    const decision = type === "REQUEST" ? decideRequest(ctx) : undefined;
+    return decision?.kind === "reply" && decision.messageType === "NAK" ? decision : { kind: "ignore", reason: "wrong-source" };
+  }
   if (!identity.isPi && !ctx.knownPi && settings.nonPiClients === "ignore") return { kind: "ignore", reason: "non-pi-client" };
   switch (type) {
     case "DISCOVER":

@@ -144,15 +144,21 @@ describe("DhcpServer", () => {
     await server.stop();
   });
 
-  it("drops a request whose IP source is outside the arrival interface's subnet, before any identity event", async () => {
+  it("gives a request whose IP source is outside the arrival interface's subnet no identity event and no address", async () => {
     const { network, metrics, server, requests } = await setup();
-    // Port 1's Pi address arriving on port 2's interface: spoofed or sent across VLANs.
-    network.deliver("eth0.11", dhcpFixture("pi4-request"), "10.46.189.2");
+    // Port 1's Pi address arriving on port 2's interface: spoofed, sent across VLANs, or a Pi moved to another port.
     network.deliver("eth0.11", dhcpFixture("pi4-discover"), "10.46.189.9");
+    const renewing = encodeDhcpPacket(
+      createDhcpPacket({ op: 1, transactionId: 7, clientHardwareAddress: Buffer.from("dca6322ef8ed", "hex"), clientAddress: "10.46.189.2", options: [[53, Buffer.from([3])]] }),
+    );
+    network.deliver("eth0.11", renewing, "10.46.189.2");
     await flush();
     expect(requests).toEqual([]);
-    expect(network.sent).toEqual([]);
-    expect(metrics.counter("pirack_dhcp_ignored_total", "").get({ reason: "wrong-source" })).toBe(2);
+    // The DISCOVER gets nothing; the renewing REQUEST its NAK, so a moved Pi restarts at once.
+    expect(network.sent.map((x) => [x.iface, messageTypeOf(decodeDhcpPacket(x.bytes))])).toEqual([["eth0.11", "NAK"]]);
+    expect(metrics.counter("pirack_dhcp_wrong_source_total", "").get({ iface: "eth0.11" })).toBe(2);
+    expect(metrics.counter("pirack_dhcp_ignored_total", "").get({ reason: "wrong-source" })).toBe(1);
+    network.sent.length = 0;
     // No address yet (0.0.0.0) or the interface's own /30: served, and the event names the arrival port.
     network.deliver("eth0.11", dhcpFixture("pi4-discover"), "0.0.0.0");
     network.deliver("eth0.10", dhcpFixture("pi4-request"), "10.46.189.2");

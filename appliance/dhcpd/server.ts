@@ -132,20 +132,21 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       else this.log.warn({ iface: binding.scope.interfaceName, err }, "packet decode failed unexpectedly");
       return;
     }
-    if (!isSourceOnScope(binding.scope, source, request)) {
-      this.counters.ignored.inc({ reason: "wrong-source" });
-      this.log.debug({ iface: binding.scope.interfaceName, source, xid: request.transactionId }, "request from outside the interface's subnet dropped");
-      return;
+    const sourceOnScope = isSourceOnScope(binding.scope, source, request);
+    if (!sourceOnScope) {
+      this.counters.wrongSource.inc({ iface: binding.scope.interfaceName });
+      this.log.debug({ iface: binding.scope.interfaceName, source, xid: request.transactionId }, "request from outside the interface's subnet: no identity event, at most a NAK");
     }
     try {
-      this.handleRequest(binding, request);
+      this.handleRequest(binding, request, sourceOnScope);
     } catch (err) {
       this.counters.errors.inc();
       this.log.error({ iface: binding.scope.interfaceName, err }, "request handling failed");
     }
   }
 
-  private handleRequest(binding: Binding, request: DhcpPacket): void {
+  /** `sourceOnScope` false: spoofed or from another VLAN; it is no Pi sighting and gets no address (see `isSourceOnScope`). */
+  private handleRequest(binding: Binding, request: DhcpPacket, sourceOnScope: boolean): void {
     const { scope } = binding;
     const mac = macOfPacket(request);
     const messageType = messageTypeOf(request);
@@ -155,8 +156,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     if (log.isLevelEnabled("trace")) log.trace({ hex: encodeDhcpPacket(request).toString("hex") }, "packet received");
 
     const knownPi = mac !== undefined && binding.knownPiMacs.has(mac);
-    if (identity.isPi && mac) binding.rememberPi(mac);
-    if (messageType && request.op === 1) {
+    if (identity.isPi && mac && sourceOnScope) binding.rememberPi(mac);
+    if (messageType && request.op === 1 && sourceOnScope) {
       this.safeEmit("request", {
         port: scope.port,
         vlan: scope.vlan,
@@ -174,7 +175,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       });
     }
 
-    const decision = decideDhcpReply({ request, scope, settings: this.settings, identity, knownPi });
+    const decision = decideDhcpReply({ request, scope, settings: this.settings, identity, knownPi, sourceOnScope });
     this.carryOut(binding, decision, log);
   }
 

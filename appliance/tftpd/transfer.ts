@@ -13,18 +13,8 @@ import type { AbortReason, TimeoutReason, TransferFigures } from "./types.ts";
 // packet it receives restarts: intervals must grow past 5 s for it to ever fire (seen in the 5% loss
 // test: with a 4x cap, 1 in ~30 windowed transfers stalled until the server gave up).
 const MAX_BACKOFF_FACTOR = 8;
-// From the third retransmission on, intervals are at least this long. atftp (windowed) and curl ignore a
-// re-sent block they already have and re-ACK only on their own 5 s timer, which every packet they receive
-// restarts, so only a gap over 5 s lets them recover a lost ACK. The idle limit (15 s) ends a transfer
-// without progress whatever the schedule: with 1, 2, 6 s such a client gets two chances, at 8 and 14 s
-// (with 1, 2, 4, 8 s only one, at 12 s: 1 in 32 curl transfers failed under 5% loss in tftpd-loss.test.ts).
-const SLOW_CLIENT_GAP_MS = 6000;
-
 /** Retransmit interval after `retries` unanswered retransmissions. */
-export const retransmitIntervalMs = (timeoutMs: number, retries: number): number => {
-  const interval = timeoutMs * Math.min(2 ** retries, MAX_BACKOFF_FACTOR);
-  return retries >= 2 ? Math.max(interval, SLOW_CLIENT_GAP_MS) : interval;
-};
+export const retransmitIntervalMs = (timeoutMs: number, retries: number): number => timeoutMs * Math.min(2 ** retries, MAX_BACKOFF_FACTOR);
 
 /** How a transfer ended, reported once to the owner. */
 export type TransferEnd =
