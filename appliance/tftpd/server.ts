@@ -16,29 +16,9 @@ import { Transfer, type TransferEnd, type TransferHooks, type TransferParams } f
 import { TransferPool } from "./transfer-pool.ts";
 import { SlotTable, type Slot } from "./slots.ts";
 import { isOnInterface, linuxListenerNetwork, TftpListeners, type TftpInterface } from "./listeners.ts";
-import type { Clock, PiBootView, TftpEvent, TftpServerDeps, TftpServerEvents, TftpServerOptions, TransferFigures, TransferRef } from "./types.ts";
-
-/** Defaults for every server option except the firmware root. */
-export const DEFAULT_TFTP_OPTIONS: Omit<TftpServerOptions, "firmwareRoot"> = {
-  address: "0.0.0.0",
-  port: 69,
-  // 1468 = 1500 MTU - 20 IP - 8 UDP - 4 TFTP; also the Pi 4/5 EEPROM's own maximum (rpi-eeprom release notes 2022-10).
-  maxBlockSize: 1468,
-  maxWindowSize: 64,
-  // Pis mis-handle early retransmits (raspberrypi/firmware#1631): keep at least 1 s.
-  retransmitTimeoutMs: 1000,
-  maxRetransmits: 5,
-  // The longest a transfer lives without progress, whatever the client negotiated. It covers the default
-  // retransmit schedule (1, 2, 4, 8, 8 s: retransmissions up to 23 s): with 15 s, 1 to 2 of the 10 curl
-  // transfers in tftpd-loss.test.ts (5% loss) were ended while curl was still waiting for its own timer.
-  idleTimeoutMs: 30_000,
-  maxTransfers: 512,
-  // A Pi runs a few transfers at once (parallel RRQs, firmware#1700); this bounds a misbehaving one.
-  maxTransfersPerClient: 16,
-  unknownClients: "deny",
-  cacheBytes: 256 * 1024 * 1024,
-  workers: 0,
-};
+import { DEFAULT_TFTP_OPTIONS } from "./defaults.ts";
+import { systemClock } from "../../lib/clock.ts";
+import type { TftpClock, PiBootView, TftpEvent, TftpServerDeps, TftpServerEvents, TftpServerOptions, TransferFigures, TransferRef } from "./types.ts";
 
 // Bytes of a malformed packet shown (as hex) in its debug log line.
 const MALFORMED_HEX_BYTES = 32;
@@ -49,15 +29,8 @@ const LISTENER_CHECK_MS = 2000;
 // Sweep period for retransmits and idle checks; timeouts are whole seconds, so 100 ms is fine-grained enough.
 const SWEEP_MS = 100;
 
-/** Node's timers as a `Clock`. */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  every: (ms, fn) => {
-    const t = setInterval(fn, ms);
-    t.unref();
-    return () => clearInterval(t);
-  },
-};
+export { DEFAULT_TFTP_OPTIONS };
+
 
 /**
  * Address "resolution" for sockets that only ever send to the IPv4 literal a packet came from. dgram
@@ -71,7 +44,7 @@ const literalLookup = (address: string, _options: unknown, callback: (err: Error
 export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly options: TftpServerOptions;
   private readonly log: Logger;
-  private readonly clock: Clock;
+  private readonly clock: TftpClock;
   private readonly metrics: TftpMetrics;
   private readonly store: FirmwareStore;
   private readonly createSocket: () => Socket;
