@@ -210,7 +210,9 @@ export function validateConfig(raw: unknown): ConfigResult {
     const result = schema.safeParse(input[key]);
     if (result.success) parsed[key] = result.data;
     else {
-      for (const issue of result.error.issues) problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+      for (const issue of result.error.issues) {
+        problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue, valueAt(input[key], issue.path))}`);
+      }
       parsed[key] = salvage(schema, input[key]);
     }
   }
@@ -253,9 +255,42 @@ function salvage(schema: z.ZodType, value: unknown): unknown {
   return undefined;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** The raw value at a zod issue's path inside a section (undefined when any step is missing). */
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const step of path) {
+    if (typeof at !== "object" || at === null) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[step];
+  }
+  return at;
+}
+
+/** What a zod type name reads as in a problem ("must be a string"). */
+const EXPECTED_WORDS: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "true or false",
+  object: "a mapping",
+  array: "a list",
+};
+
+/** How a YAML value reads in a problem: its kind and a short rendering. */
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  const text = JSON.stringify(value) ?? String(value);
+  return `${typeof value === "string" ? "the string" : `the ${typeof value}`} ${text.length > 40 ? `${text.slice(0, 40)}...` : text}`;
+}
+
+/** A zod issue in our words; wrong type ("must be a string, got the number 7") and absent ("is required") differ. */
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
-  if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
+  if (issue.code === "invalid_type") {
+    if (value === undefined) return "is required";
+    return `must be ${EXPECTED_WORDS[issue.expected] ?? issue.expected}, got ${describeValue(value)}`;
+  }
   return issue.message;
 }
 
@@ -343,6 +378,11 @@ function checkPublic(p: Parsed["public"], maxPort: number): string[] {
   return problems;
 }
 
+/** A config that crossed a thread boundary (structured clone drops freezing): frozen again, otherwise as validated. */
+export function reviveConfig(config: Config): Config {
+  return deepFreeze(config);
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -351,17 +391,32 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parses YAML text and validates it; YAML syntax errors are reported with line and column. */
+/** Most problems one result lists; a machine-made file can have thousands, and the first ones say enough. */
+export const MAX_LISTED_PROBLEMS = 50;
+
+/** Keeps the first MAX_LISTED_PROBLEMS and says how many more there were. */
+function capProblems(result: ConfigResult): ConfigResult {
+  if (result.ok || result.problems.length <= MAX_LISTED_PROBLEMS) return result;
+  const more = result.problems.length - MAX_LISTED_PROBLEMS;
+  return { ok: false, problems: [...result.problems.slice(0, MAX_LISTED_PROBLEMS), `(and ${more} more problem${more > 1 ? "s" : ""})`] };
+}
+
+/**
+ * Parses YAML text and validates it. Every failure of the YAML library is a listed problem, never an exception:
+ * syntax errors with line and column, an alias to an undefined anchor, more aliases than `maxAliasCount` (a
+ * "billion laughs" document), and anything else it throws.
+ */
 export function parseConfigText(text: string): ConfigResult {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0];
       return { ok: false, problems: [`(yaml)${at ? ` line ${at.line} column ${at.col}` : ""}: ${err.message.split("\n")[0]}`] };
     }
-    throw err;
+    // The yaml library throws ReferenceError for unresolved or excessive aliases, and may throw others.
+    return { ok: false, problems: [`(yaml): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`] };
   }
-  return validateConfig(raw ?? {});
+  return capProblems(validateConfig(raw ?? {}));
 }

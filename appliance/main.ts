@@ -2,7 +2,6 @@
  * `pirack serve`: the daemon's composition root. Loads and watches the config, builds every adapter, runs the
  * reconciler, the API and the servers, and shuts all of it down on SIGTERM/SIGINT.
  */
-import { watch, type FSWatcher } from "chokidar";
 import { execa } from "execa";
 import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
@@ -10,7 +9,8 @@ import { startApi } from "./api.ts";
 import { Appliance } from "./appliance.ts";
 import { learnedFile, loadLearned, saveLearned } from "./learned-store.ts";
 import { BootServices } from "./boot-services.ts";
-import { loadConfigFile } from "./config-file.ts";
+import { loadConfigFileOffThread } from "./config-file.ts";
+import { ConfigWatcher } from "./config-watch.ts";
 import type { Config } from "./config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { OperationError } from "../lib/errors.ts";
@@ -106,7 +106,7 @@ function startSwitchMonitor(app: Appliance, switches: SwitchHolder, log: Logger)
 
 /** Runs the appliance until a signal stops it. Returns the process exit code. */
 export async function serve(opts: ServeOptions, log: Logger = createRootLogger()): Promise<number> {
-  const first = await loadConfigFile(opts.configPath);
+  const first = await loadConfigFileOffThread(opts.configPath);
   if (!first.ok) {
     log.error({ config: opts.configPath, problems: first.problems }, "config rejected");
     process.stderr.write(`pirack: ${opts.configPath}: ${first.problems.length} problem(s):\n  ${first.problems.join("\n  ")}\n`);
@@ -173,8 +173,10 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   log.info({ listen: opts.listen, config: opts.configPath, sysroot: opts.sysroot }, "appliance started");
 
   const reloads = metrics.counter("pirack_config_reloads_total", "Config reloads by result");
-  const reload = async (why: string) => {
-    const r = await loadConfigFile(opts.configPath);
+  // Reloads run one at a time (watch and SIGHUP may coincide) and never wait for the pass they request.
+  let reloading: Promise<void> = Promise.resolve();
+  const reloadNow = async (why: string) => {
+    const r = await loadConfigFileOffThread(opts.configPath);
     if (!r.ok) {
       reloads.inc({ result: "rejected" });
       log.error({ config: opts.configPath, problems: r.problems, trigger: why }, "config rejected; keeping the last good config");
@@ -182,13 +184,14 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     }
     reloads.inc({ result: "applied" });
     log.info({ config: opts.configPath, trigger: why }, "config loaded");
-    await app.setConfig(r.config);
+    void app.setConfig(r.config);
   };
-  const watcher: FSWatcher = watch(opts.configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
-  watcher.on("all", (event) => {
-    if (event === "change" || event === "add") void reload(`file ${event}`);
-  });
-  watcher.on("error", (err) => log.warn({ err }, "config watch failed"));
+  const reload = (why: string): Promise<void> => {
+    reloading = reloading.then(() => reloadNow(why)).catch((err: unknown) => log.error({ err, trigger: why }, "config reload failed"));
+    return reloading;
+  };
+  const watcher = new ConfigWatcher({ path: opts.configPath, log, onChange: (why) => reload(why) });
+  await watcher.start();
 
   void app.reconciler.request("startup");
   const timer = setInterval(() => void app.reconciler.request("timer"), opts.periodicPassMs ?? 60_000);
