@@ -65,7 +65,7 @@ export class ConfigWatcher {
   /** Records the current version (not reported) and starts watching. */
   async start(): Promise<void> {
     this.last = await signatureOf(this.path);
-    this.arm();
+    await this.arm();
   }
 
   /** Stops watching. */
@@ -78,8 +78,8 @@ export class ConfigWatcher {
   }
 
   /** (Re)creates the directory watch; after an error or the directory's removal it is made again by the poll. */
-  private arm(): void {
-    if (this.closed || this.watcher) return;
+  private arm(): Promise<void> {
+    if (this.closed || this.watcher) return Promise.resolve();
     const w = watch(this.dir, {
       ignoreInitial: true,
       depth: 0,
@@ -98,6 +98,7 @@ export class ConfigWatcher {
       this.disarm(w, "watch error");
     });
     this.watcher = w;
+    return new Promise((ready) => w.once("ready", () => ready()));
   }
 
   private disarm(w: FSWatcher, why: string): void {
@@ -117,7 +118,7 @@ export class ConfigWatcher {
     this.checking = (async () => {
       do {
         this.again = false;
-        if (!this.watcher) this.arm();
+        if (!this.watcher) void this.arm();
         const now = await signatureOf(this.path);
         if (now === this.last) continue;
         this.last = now;
