@@ -7,14 +7,14 @@ import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { startApi } from "./api.ts";
 import { Appliance } from "./appliance.ts";
-import { learnedFile, loadLearned, saveLearned } from "./learned-store.ts";
+import { LearnedWriter, recoverLearned } from "./learned-store.ts";
 import { BootServices } from "./boot-services.ts";
 import { loadConfigFileOffThread } from "./config-file.ts";
 import { ConfigWatcher } from "./config-watch.ts";
 import type { Config } from "./config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { OperationError } from "../lib/errors.ts";
-import type { LearnedPi, RackPlan } from "./plan.ts";
+import type { RackPlan } from "./plan.ts";
 import { desiredInterfaceFiles } from "./reconcile/fileserver-files.ts";
 import { exportsBackendFor, exportsSubsystem, piRootSpecs, rootsSubsystem, rootStoreOptions } from "./reconcile/roots.ts";
 import { createCommandRunner, rebuildRoot } from "../rootfs/index.ts";
@@ -115,20 +115,15 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   const metrics = new MetricsRegistry();
   const clock = { now: () => new Date() };
   const switches = new SwitchHolder({ log, metrics });
-  const stateDir = first.config.paths.state;
-  let learned: LearnedPi[] = [];
-  try {
-    learned = await loadLearned(stateDir);
-  } catch (err) {
-    // A damaged state file must not keep the rack from booting; what it held is relearned from DHCP.
-    log.error({ err, file: learnedFile(stateDir) }, "learned pis not loaded");
-  }
+  // Lost or damaged state never un-exports a root: previous generation, then the roots on disk (learned-store.ts).
+  const { pis: learned } = await recoverLearned(first.config, log.child({ component: "state" }), { write: !opts.dryRun });
+  const writer = new LearnedWriter({ stateDir: () => app.config.paths.state, log: log.child({ component: "state" }), metrics });
   const app: Appliance = new Appliance(first.config, {
     log,
     clock,
     metrics,
     learned,
-    persistLearned: (pis): Promise<void> => saveLearned(app.config.paths.state, pis),
+    persistLearned: (pis): Promise<void> => writer.save(pis),
     powerCycle: async (port): Promise<unknown> => {
       const driver = switches.for(app.config);
       if (!driver || !app.config.switch.poe) throw new OperationError("SWITCH_NONE", "no PoE switch to power-cycle with");
@@ -202,6 +197,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       clearInterval(timer);
       await watcher.close();
       await boot.stop();
+      await writer.flush();
       monitor?.stop();
       switches.close();
       await new Promise<void>((r) => api.close(() => r()));
