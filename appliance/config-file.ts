@@ -69,9 +69,10 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
 export async function loadConfigFileOffThread(path: string, timeoutMs = PARSE_TIMEOUT_MS): Promise<ConfigResult> {
   const read = await readConfigText(path);
   if (!read.ok) return read;
-  const worker = new Worker(new URL("./config-worker.mjs", import.meta.url), { workerData: read.text });
+  const worker = new Worker(new URL("./config-worker.mjs", import.meta.url));
   return new Promise<ConfigResult>((resolve) => {
     let settled = false;
+    let timer: NodeJS.Timeout | undefined;
     const finish = (result: ConfigResult) => {
       if (settled) return;
       settled = true;
@@ -79,11 +80,15 @@ export async function loadConfigFileOffThread(path: string, timeoutMs = PARSE_TI
       void worker.terminate();
       resolve(result.ok ? { ok: true, config: reviveConfig(result.config) } : result);
     };
-    const timer = setTimeout(
-      () => finish({ ok: false, problems: [`${path}: took longer than ${timeoutMs} ms to parse and validate; not a rack config`] }),
-      timeoutMs,
-    );
-    worker.once("message", (result: ConfigResult) => finish(result));
+    worker.on("message", (msg: "ready" | ConfigResult) => {
+      if (msg !== "ready") return finish(msg);
+      // The limit runs from here: a slow start of the thread on a busy machine is not the file's fault.
+      timer = setTimeout(
+        () => finish({ ok: false, problems: [`${path}: took longer than ${timeoutMs} ms to parse and validate; not a rack config`] }),
+        timeoutMs,
+      );
+      worker.postMessage(read.text);
+    });
     worker.once("error", (err) => finish({ ok: false, problems: [`${path}: parser failed (${err.message})`] }));
     worker.once("exit", (code) => finish({ ok: false, problems: [`${path}: parser exited with code ${code} before answering`] }));
   });

@@ -1,5 +1,9 @@
-/** Worker thread of `loadConfigFileOffThread`: parses and validates the text it is given, posts the result once. */
-import { parentPort, workerData } from "node:worker_threads";
+/**
+ * Worker thread of `loadConfigFileOffThread`: says "ready" once loaded (so the time limit counts parsing only,
+ * not this thread's start-up), then parses and validates the one text it is sent and posts the result.
+ */
+import { parentPort } from "node:worker_threads";
 import { parseConfigText } from "./config.ts";
 
-parentPort!.postMessage(parseConfigText(workerData as string));
+parentPort!.once("message", (text: string) => parentPort!.postMessage(parseConfigText(text)));
+parentPort!.postMessage("ready");
