@@ -146,7 +146,7 @@ export async function recoverLearned(config: Config, log: Logger, opts: { write?
     byPort.set(port, { port });
     fromRoots.push(port);
   }
-  if (fromRoots.length) log.warn({ ports: fromRoots }, "pis recovered from their roots on disk (identity relearned at their next DHCP)");
+  if (fromRoots.length) log.warn({ ports: fromRoots }, "pis recovered from their roots on disk"); // identities come back at their next DHCP
   const all = [...byPort.values()].sort((a, b) => a.port - b.port);
   if (write && (damaged || from === "pis.json.1" || fromRoots.length)) {
     await saveLearned(stateDir, all).catch((err: unknown) => log.error({ err, file: learnedFile(stateDir) }, "learned pis not saved"));

@@ -87,7 +87,10 @@ export class ServeBed {
           continue; // not a log line
         }
         this.lines.push(line);
-        for (const w of this.waiters.splice(0)) (w.match(line) ? w.resolve(line) : this.waiters.push(w));
+        for (const w of this.waiters.splice(0)) {
+          if (w.match(line)) w.resolve(line);
+          else this.waiters.push(w);
+        }
       }
     });
     await this.waitLog((l) => l.msg === "reconcile pass finished" && l.reason === "startup", 60_000);
