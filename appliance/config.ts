@@ -8,6 +8,7 @@ import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "../lib/net/ipv4.ts
 import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
 import { DEFAULT_TFTP_OPTIONS } from "./tftpd/server.ts";
+import { capProblems, describeIssue, valueAt } from "./config-problems.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -255,45 +256,6 @@ function salvage(schema: z.ZodType, value: unknown): unknown {
   return undefined;
 }
 
-/** The raw value at a zod issue's path inside a section (undefined when any step is missing). */
-function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
-  let at = value;
-  for (const step of path) {
-    if (typeof at !== "object" || at === null) return undefined;
-    at = (at as Record<PropertyKey, unknown>)[step];
-  }
-  return at;
-}
-
-/** What a zod type name reads as in a problem ("must be a string"). */
-const EXPECTED_WORDS: Record<string, string> = {
-  string: "a string",
-  number: "a number",
-  int: "an integer",
-  boolean: "true or false",
-  object: "a mapping",
-  array: "a list",
-};
-
-/** How a YAML value reads in a problem: its kind and a short rendering. */
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "a mapping";
-  const text = JSON.stringify(value) ?? String(value);
-  return `${typeof value === "string" ? "the string" : `the ${typeof value}`} ${text.length > 40 ? `${text.slice(0, 40)}...` : text}`;
-}
-
-/** A zod issue in our words; wrong type ("must be a string, got the number 7") and absent ("is required") differ. */
-function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
-  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
-  if (issue.code === "invalid_type") {
-    if (value === undefined) return "is required";
-    return `must be ${EXPECTED_WORDS[issue.expected] ?? issue.expected}, got ${describeValue(value)}`;
-  }
-  return issue.message;
-}
-
 /** Checks that span sections: address arithmetic, collisions, uniqueness, credentials. */
 function checkAcrossSections(c: Partial<Parsed>, raw: Record<string, unknown>): { problems: string[]; ports: number[]; storagePrefix?: Ipv4Prefix } {
   const problems: string[] = [];
@@ -391,16 +353,6 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Most problems one result lists; a machine-made file can have thousands, and the first ones say enough. */
-export const MAX_LISTED_PROBLEMS = 50;
-
-/** Keeps the first MAX_LISTED_PROBLEMS and says how many more there were. */
-function capProblems(result: ConfigResult): ConfigResult {
-  if (result.ok || result.problems.length <= MAX_LISTED_PROBLEMS) return result;
-  const more = result.problems.length - MAX_LISTED_PROBLEMS;
-  return { ok: false, problems: [...result.problems.slice(0, MAX_LISTED_PROBLEMS), `(and ${more} more problem${more > 1 ? "s" : ""})`] };
-}
-
 /**
  * Parses YAML text and validates it. Every failure of the YAML library is a listed problem, never an exception:
  * syntax errors with line and column, an alias to an undefined anchor, more aliases than `maxAliasCount` (a
@@ -418,5 +370,10 @@ export function parseConfigText(text: string): ConfigResult {
     // The yaml library throws ReferenceError for unresolved or excessive aliases, and may throw others.
     return { ok: false, problems: [`(yaml): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`] };
   }
-  return capProblems(validateConfig(raw ?? {}));
+  try {
+    return capProblems(validateConfig(raw ?? {}));
+  } catch (err) {
+    // Validation is meant to list problems, not throw; should a document still make it throw, that is one more.
+    return { ok: false, problems: [`(top level): cannot be validated (${err instanceof Error ? err.message : String(err)})`] };
+  }
 }
