@@ -1,11 +1,12 @@
 /**
  * Watching `rack.yaml` so that no replacement of the file ends the watch: the file's directory is watched
- * (chokidar, depth 0, symlinks not followed) rather than the file itself, and a slow stat poll backs it up, so
+ * (inotify through `fs.watch`: every entry created, renamed, removed or written in it) rather than the file
+ * itself, re-armed when the directory is replaced, and a slow stat poll backs it up, so
  * a file replaced by a symlink (to /dev/zero or an ordinary file), deleted and recreated, renamed over (an
  * editor's atomic save), or a directory removed and made again is still followed. A change is reported once its
  * identity (inode, size, times, symlink target) differs from the last one reported.
  */
-import { watch, type FSWatcher } from "chokidar";
+import { watch, type FSWatcher } from "node:fs";
 import { lstat, readlink, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import type { Logger } from "pino";
@@ -47,6 +48,7 @@ export class ConfigWatcher {
   private readonly dir: string;
   private readonly name: string;
   private watcher: FSWatcher | undefined;
+  private watchedDirIno: number | undefined;
   private last = "";
   private settleTimer: NodeJS.Timeout | undefined;
   private readonly pollTimer: NodeJS.Timeout;
@@ -73,39 +75,46 @@ export class ConfigWatcher {
     this.closed = true;
     clearInterval(this.pollTimer);
     clearTimeout(this.settleTimer);
-    await this.watcher?.close();
+    this.disarm();
     await this.checking;
   }
 
-  /** (Re)creates the directory watch; after an error or the directory's removal it is made again by the poll. */
-  private arm(): Promise<void> {
-    if (this.closed || this.watcher) return Promise.resolve();
-    const w = watch(this.dir, {
-      ignoreInitial: true,
-      depth: 0,
-      followSymlinks: false,
-      // Only the config itself: the directory may hold other files that change often.
-      ignored: (p: string) => p !== this.dir && basename(p) !== this.name,
-    });
-    w.on("all", (event, p) => {
-      if (p === this.dir && event === "unlinkDir") return this.disarm(w, "config directory removed");
-      if (basename(p) !== this.name) return;
-      clearTimeout(this.settleTimer);
-      this.settleTimer = setTimeout(() => void this.check(`file ${event}`), this.opts.settleMs ?? 100);
-    });
+  /** (Re)creates the directory watch; after an error or the directory's replacement the next check makes it again. */
+  private async arm(): Promise<void> {
+    if (this.closed || this.watcher) return;
+    const dirIno = await stat(this.dir).then((s) => s.ino, () => undefined);
+    if (dirIno === undefined || this.closed || this.watcher) return;
+    let w: FSWatcher;
+    try {
+      w = watch(this.dir, { persistent: false }, (_event, file) => {
+        // Only the config itself (a null name means the kernel did not say which entry: look anyway).
+        if (file !== null && file !== this.name) return;
+        clearTimeout(this.settleTimer);
+        this.settleTimer = setTimeout(() => void this.check("file changed"), this.opts.settleMs ?? 100);
+      });
+    } catch (err) {
+      this.opts.log.warn({ err, dir: this.dir }, "config watch failed; the poll carries on");
+      return;
+    }
     w.on("error", (err) => {
       this.opts.log.warn({ err, dir: this.dir }, "config watch failed; re-arming");
-      this.disarm(w, "watch error");
+      this.disarm();
     });
     this.watcher = w;
-    return new Promise((ready) => w.once("ready", () => ready()));
+    this.watchedDirIno = dirIno;
   }
 
-  private disarm(w: FSWatcher, why: string): void {
-    if (this.watcher !== w) return;
+  private disarm(): void {
+    this.watcher?.close();
     this.watcher = undefined;
-    this.opts.log.debug({ dir: this.dir, why }, "config watch stopped");
-    void w.close();
+    this.watchedDirIno = undefined;
+  }
+
+  /** A directory renamed away keeps its inotify watch: re-arm on the directory now at the path. */
+  private async rearmIfMoved(): Promise<void> {
+    const dirIno = await stat(this.dir).then((s) => s.ino, () => undefined);
+    if (this.watcher && dirIno !== this.watchedDirIno) this.disarm();
+    if (!this.watcher) await this.arm();
   }
 
   /** Compares the file's signature with the last reported one; reports a difference once. */
@@ -118,7 +127,7 @@ export class ConfigWatcher {
     this.checking = (async () => {
       do {
         this.again = false;
-        if (!this.watcher) void this.arm();
+        await this.rearmIfMoved();
         const now = await signatureOf(this.path);
         if (now === this.last) continue;
         this.last = now;

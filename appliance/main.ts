@@ -9,7 +9,7 @@ import { startApi } from "./api.ts";
 import { Appliance } from "./appliance.ts";
 import { LearnedWriter, recoverLearned } from "./learned-store.ts";
 import { BootServices } from "./boot-services.ts";
-import { loadConfigFileOffThread } from "./config-file.ts";
+import { loadConfigFile, loadConfigFileOffThread } from "./config-file.ts";
 import { ConfigWatcher } from "./config-watch.ts";
 import type { Config } from "./config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
@@ -106,7 +106,8 @@ function startSwitchMonitor(app: Appliance, switches: SwitchHolder, log: Logger)
 
 /** Runs the appliance until a signal stops it. Returns the process exit code. */
 export async function serve(opts: ServeOptions, log: Logger = createRootLogger()): Promise<number> {
-  const first = await loadConfigFileOffThread(opts.configPath);
+  // At start nothing is served yet, so the first config is parsed on this thread (no worker start-up to wait for).
+  const first = await loadConfigFile(opts.configPath);
   if (!first.ok) {
     log.error({ config: opts.configPath, problems: first.problems }, "config rejected");
     process.stderr.write(`pirack: ${opts.configPath}: ${first.problems.length} problem(s):\n  ${first.problems.join("\n  ")}\n`);
