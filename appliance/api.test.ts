@@ -6,6 +6,7 @@ import { startApi, MAX_BODY_BYTES } from "./api.ts";
 import { Appliance } from "./appliance.ts";
 import { validateConfig } from "./config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
+import { systemClock } from "../lib/clock.ts";
 
 const config = (() => {
   const r = validateConfig({
@@ -24,7 +25,7 @@ describe("API request bodies", () => {
   beforeEach(async () => {
     const log = pino({ level: "silent" });
     const metrics = new MetricsRegistry();
-    const appliance = new Appliance(config, { log, metrics, clock: { now: () => new Date() }, subsystems: () => [] });
+    const appliance = new Appliance(config, { log, metrics, clock: systemClock, subsystems: () => [] });
     server = await startApi({ log, metrics, appliance, power: async (port, action) => void powered.push(`${port}:${action}`) }, "127.0.0.1", 0);
     const address = server.address() as { port: number };
     base = `http://127.0.0.1:${address.port}`;
