@@ -1,88 +1,76 @@
-import { afterEach, describe, expect, it } from "vitest";
-import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Server } from "node:http";
-import { startApi, type ApiDeps } from "./api.ts";
+import { connect } from "node:net";
+import pino from "pino";
+import { startApi, MAX_BODY_BYTES } from "./api.ts";
 import { Appliance } from "./appliance.ts";
 import { validateConfig } from "./config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
+import { systemClock } from "../lib/clock.ts";
 
 const config = (() => {
   const r = validateConfig({
     storage: { network: "10.46.189.0/24" },
     public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddress: "2a00:1098:0:84:1000:1::2" },
     ports: "1-2",
-    switch: { driver: "none" },
   });
   if (!r.ok) throw new Error(r.problems.join("\n"));
   return r.config;
 })();
 
-let server: Server | undefined;
-afterEach(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  server = undefined;
-});
+describe("API request bodies", () => {
+  let server: Server;
+  let base: string;
+  const powered: string[] = [];
+  beforeEach(async () => {
+    const log = pino({ level: "silent" });
+    const metrics = new MetricsRegistry();
+    const appliance = new Appliance(config, { log, metrics, clock: systemClock, subsystems: () => [] });
+    server = await startApi({ log, metrics, appliance, power: async (port, action) => void powered.push(`${port}:${action}`) }, "127.0.0.1", 0);
+    const address = server.address() as { port: number };
+    base = `http://127.0.0.1:${address.port}`;
+  });
+  afterEach(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
 
-async function api(extra: Partial<ApiDeps> = {}) {
-  const metrics = new MetricsRegistry();
-  const app = new Appliance(config, { log: pino({ level: "silent" }), clock: { now: () => 0 }, metrics, subsystems: () => [] });
-  server = await startApi({ log: pino({ level: "silent" }), appliance: app, metrics, ...extra }, "127.0.0.1", 0);
-  const { port } = server.address() as { port: number };
-  const call = async (path: string, init?: RequestInit) => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
-    return { status: res.status, type: res.headers.get("content-type"), body: await res.text() };
+  const post = async (body: string) => {
+    const r = await fetch(`${base}/api/v1/pis/1/power`, { method: "POST", body });
+    return { status: r.status, error: ((await r.json()) as { error?: string }).error };
   };
-  return { app, call };
-}
 
-const post = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-
-describe("HTTP API", () => {
-  it("lists every Pi port with its addresses, VLAN and stage", async () => {
-    const { call } = await api();
-    const r = await call("/api/v1/pis");
-    expect(r.status).toBe(200);
-    expect(JSON.parse(r.body).map((p: { port: number; vlan: number; piAddress: string; bootStage: string }) => [p.port, p.vlan, p.piAddress, p.bootStage])).toEqual([
-      [1, 10, "10.46.189.2", "unseen"],
-      [2, 11, "10.46.189.6", "unseen"],
-    ]);
+  it("takes a good action", async () => {
+    expect((await post('{"action":"cycle"}')).status).toBe(200);
+    expect(powered).toContain("1:cycle");
   });
 
-  it("answers the reconcile view from what is known, marking what is unknown", async () => {
-    const { call } = await api({
-      pending: async () => ({ actions: [], unknown: [{ subsystem: "switch", reason: "unreachable" }] }),
-      switchReachable: () => false,
+  const cases: Record<string, [string, number, RegExp]> = {
+    "not JSON": ["action=cycle", 400, /^request body is not JSON \(.+\); expected JSON such as \{"action":"cycle"\}$/],
+    empty: ["", 400, /^request body is empty; expected JSON such as/],
+    "JSON of the wrong shape": ['{"action":"explode"}', 400, /^expected \{"action":"on\|off\|cycle"\}, got \{"action":"explode"\}$/],
+    "JSON null": ["null", 400, /^expected \{"action":"on\|off\|cycle"\}, got null$/],
+    "over the limit": [`{"action":"cycle","pad":"${"x".repeat(MAX_BODY_BYTES)}"}`, 413, /^request body is larger than 16384 bytes$/],
+  };
+  it.each(Object.entries(cases))("%s: %s", async (_, [body, status, error]) => {
+    const r = await post(body);
+    expect(r.status).toBe(status);
+    expect(r.error).toMatch(error);
+  });
+
+  it("answers 413 to a chunked body that never ends, without reading it all", async () => {
+    const { port } = server.address() as { port: number };
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1");
+      let got = "";
+      socket.on("data", (d) => (got += d.toString()));
+      socket.on("close", () => resolve(got));
+      socket.on("error", reject);
+      socket.write("POST /api/v1/pis/1/power HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+      const chunk = `4000\r\n${"x".repeat(0x4000)}\r\n`;
+      const pump = () => {
+        if (socket.destroyed || got) return;
+        socket.write(chunk, () => setImmediate(pump));
+      };
+      pump();
     });
-    const r = JSON.parse((await call("/api/v1/reconcile")).body);
-    expect(r).toEqual({ last: null, pending: [], unknown: [{ subsystem: "switch", reason: "unreachable" }], switch: { reachable: false } });
-  });
-
-  it("refuses power and rebuild it cannot do, and ports that are not the rack's", async () => {
-    const { call } = await api();
-    expect((await call("/api/v1/pis/1/power", post({ action: "cycle" }))).status).toBe(409);
-    expect((await call("/api/v1/pis/1/rebuild", { method: "POST" })).status).toBe(409);
-    expect((await call("/api/v1/pis/9/power", post({ action: "cycle" }))).status).toBe(404);
-    expect((await call("/api/v1/pis/1/power", post({ action: "reboot" }))).status).toBe(400);
-    expect((await call("/nowhere")).status).toBe(404);
-  });
-
-  it("runs a power action and reports a failed one as 502 with its code", async () => {
-    const asked: [number, string][] = [];
-    const ok = await api({ power: async (port, action) => void asked.push([port, action]) });
-    expect((await ok.call("/api/v1/pis/2/power", post({ action: "off" }))).status).toBe(200);
-    expect(asked).toEqual([[2, "off"]]);
-    await new Promise<void>((r) => server!.close(() => r()));
-    const { OperationError } = await import("../lib/errors.ts");
-    const failing = await api({ power: async () => Promise.reject(new OperationError("SWITCH_POWER_TIMEOUT", "port 2: deliveringPower not reached")) });
-    const r = await failing.call("/api/v1/pis/2/power", post({ action: "on" }));
-    expect(r.status).toBe(502);
-    expect(JSON.parse(r.body)).toEqual({ error: "port 2: deliveringPower not reached", code: "SWITCH_POWER_TIMEOUT" });
-  });
-
-  it("serves Prometheus text on /metrics", async () => {
-    const { call } = await api();
-    const r = await call("/metrics");
-    expect(r.type).toContain("text/plain");
-    expect(r.body).toContain("pirack_ports 2");
+    expect(reply).toMatch(/^HTTP\/1.1 413 /);
   });
 });
