@@ -62,6 +62,8 @@ const sections = {
         .default("dwc_otg.lpm_enable=0 console=ttyAMA0,115200 console=tty1 elevator=deadline fsck.repair=yes rootwait"),
       nfsOptions: z.string().regex(/^[^\s,][^\s]*$|^$/, "must be comma-separated options without spaces").default("vers=3,tcp"),
       firmware: z.string().startsWith("/", "must be an absolute path").default("/srv/pirack/firmware"),
+      // Beyond DESIGN.md §5: seconds a boot stage may last before the Pi is reported stuck at it.
+      stuckAfterS: z.number().int().min(10, "must be at least 10 seconds").max(86_400, "must be at most 86400 seconds (a day)").default(180),
     })
     .prefault({}),
   paths: z
@@ -116,6 +118,8 @@ const sections = {
     })
     .prefault({}),
   enrol: z.enum(["auto", "manual"]).default("auto"),
+  // DESIGN.md §5: the API's token file (lines "read <token>" / "write <token>"), required off loopback.
+  api: z.strictObject({ tokenFile: z.string().startsWith("/", "must be an absolute path").optional() }).prefault({}),
   pis: z
     .array(
       z.strictObject({

@@ -6,7 +6,12 @@ import { watch, type FSWatcher } from "chokidar";
 import { execa } from "execa";
 import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
-import { startApi } from "./api.ts";
+import { readFile } from "node:fs/promises";
+import { startApi, startUnixApi } from "./api.ts";
+import { resolveApiAccess, warnIfReadableByOthers } from "./api-access.ts";
+import { OperatorServices } from "./operator-services.ts";
+import { notifierFromEnv } from "./sd-notify.ts";
+import { withSysrootPaths } from "./sysroot-paths.ts";
 import { Appliance } from "./appliance.ts";
 import { learnedFile, loadLearned, saveLearned } from "./learned-store.ts";
 import { BootServices } from "./boot-services.ts";
@@ -35,6 +40,16 @@ export interface ServeOptions {
   readonly dhcpPort?: number;
   readonly tftpListen?: string;
   readonly periodicPassMs?: number;
+  /** Bearer tokens for the API (overrides api.tokenFile); required when `listen` is not loopback. */
+  readonly tokenFile?: string;
+}
+
+/** Reads and validates the config, with `paths.*` it does not name moved under the sysroot. */
+async function loadServeConfig(opts: ServeOptions) {
+  const result = await loadConfigFile(opts.configPath);
+  if (!result.ok) return result;
+  const text = await readFile(opts.configPath, "utf8").catch(() => "");
+  return { ok: true as const, config: withSysrootPaths(result.config, text, opts.sysroot) };
 }
 
 /** The root logger: JSON lines for journald, pretty only on a terminal. */
@@ -106,12 +121,20 @@ function startSwitchMonitor(app: Appliance, switches: SwitchHolder, log: Logger)
 
 /** Runs the appliance until a signal stops it. Returns the process exit code. */
 export async function serve(opts: ServeOptions, log: Logger = createRootLogger()): Promise<number> {
-  const first = await loadConfigFile(opts.configPath);
+  const first = await loadServeConfig(opts);
   if (!first.ok) {
     log.error({ config: opts.configPath, problems: first.problems }, "config rejected");
     process.stderr.write(`pirack: ${opts.configPath}: ${first.problems.length} problem(s):\n  ${first.problems.join("\n  ")}\n`);
     return 2;
   }
+  const { host, port } = parseListen(opts.listen);
+  const access = await resolveApiAccess(host, opts.tokenFile ?? first.config.api.tokenFile, log);
+  if (!access.ok) {
+    log.error({ problems: access.problems }, "api access refused");
+    process.stderr.write(`pirack: ${access.problems.join("\n  ")}\n`);
+    return 2;
+  }
+  if (first.config.switch.driver !== "none") await warnIfReadableByOthers(opts.configPath, "rack.yaml (SNMP credentials)", log);
   const metrics = new MetricsRegistry();
   const clock = { now: () => new Date() };
   const switches = new SwitchHolder({ log, metrics });
@@ -142,25 +165,30 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     return 0;
   }
 
-  const { host, port } = parseListen(opts.listen);
-  const api = await startApi(
-    {
-      log: log.child({ component: "api" }),
-      appliance: app,
-      metrics,
-      power: async (piPort, action) => {
+  const { notifier, watchdogUsec } = notifierFromEnv(process.env);
+  const ops = new OperatorServices({ log: log.child({ component: "operator" }), app, metrics, clock, notifier, watchdogUsec, driver: () => switches.for(app.config) ?? undefined });
+  const apiDeps: Parameters<typeof startApi>[0] = {
+    log: log.child({ component: "api" }),
+    appliance: app,
+    metrics,
+    power: async (piPort, action) => {
         const driver = switches.for(app.config);
         if (!driver) throw new OperationError("SWITCH_NONE", "this rack has no switch driver (switch.driver: none)");
         app.holdPower(piPort, action);
+        const startedAt = clock.now();
         const steps = await driver.power(piPort, action);
-        app.setPower(piPort, action === "off" ? "off" : "on");
+        ops.powerDone(piPort, startedAt, steps);
         return steps;
       },
       rebuild: (piPort) => rebuildPort(app, piPort, opts.sysroot, log.child({ component: "roots" }), metrics),
-    },
-    host,
-    port,
-  );
+      dashboard: ops,
+  };
+  const api = await startApi(apiDeps, host, port, access.tokens);
+  const socketPath = join(opts.sysroot, "run/pirack/api.sock");
+  const unixApi = await startUnixApi(apiDeps, socketPath).catch((err: unknown) => {
+    log.warn({ err, socket: socketPath }, "api socket not started");
+    return undefined;
+  });
   const monitor = startSwitchMonitor(app, switches, log);
   const tftpListen = parseListen(opts.tftpListen ?? "0.0.0.0:69");
   const boot = new BootServices({
@@ -168,18 +196,22 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     metrics,
     appliance: app,
     listen: { dhcpPort: opts.dhcpPort ?? 67, tftpAddress: tftpListen.host, tftpPort: tftpListen.port },
+    onDhcpInterface: (e) => ops.dhcpInterface(e),
   });
   await boot.start();
+  ops.start();
   log.info({ listen: opts.listen, config: opts.configPath, sysroot: opts.sysroot }, "appliance started");
 
   const reloads = metrics.counter("pirack_config_reloads_total", "Config reloads by result");
   const reload = async (why: string) => {
-    const r = await loadConfigFile(opts.configPath);
+    const r = await loadServeConfig(opts);
     if (!r.ok) {
+      ops.health.set("config", { subsystem: "config", port: null, text: `${opts.configPath} rejected (${r.problems.length} problem(s): ${r.problems[0]}); the last good config keeps running` });
       reloads.inc({ result: "rejected" });
       log.error({ config: opts.configPath, problems: r.problems, trigger: why }, "config rejected; keeping the last good config");
       return;
     }
+    ops.health.set("config", null);
     reloads.inc({ result: "applied" });
     log.info({ config: opts.configPath, trigger: why }, "config loaded");
     await app.setConfig(r.config);
@@ -190,7 +222,8 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   });
   watcher.on("error", (err) => log.warn({ err }, "config watch failed"));
 
-  void app.reconciler.request("startup");
+  // READY=1 once DHCP and TFTP listen (above) and the first pass has run.
+  void app.reconciler.request("startup").then(() => ops.ready(), (err: unknown) => log.error({ err }, "first pass failed"));
   const timer = setInterval(() => void app.reconciler.request("timer"), opts.periodicPassMs ?? 60_000);
 
   return new Promise<number>((done) => {
@@ -199,10 +232,15 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       clearInterval(timer);
       await watcher.close();
       await boot.stop();
+      await ops.stop();
       monitor?.stop();
       switches.close();
       await new Promise<void>((r) => api.close(() => r()));
       api.closeAllConnections();
+      if (unixApi) {
+        await new Promise<void>((r) => unixApi.close(() => r()));
+        unixApi.closeAllConnections();
+      }
       log.info("stopped");
       done(0);
     };

@@ -44,7 +44,7 @@ function logReader(child: ResultPromise) {
   });
   return {
     lines,
-    waitFor(match: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    waitFor(match: (l: Record<string, unknown>) => boolean, timeoutMs = 45_000): Promise<Record<string, unknown>> {
       const found = lines.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
