@@ -68,7 +68,9 @@ export function portNamed(text: string, pis: readonly PiStatus[]): number | null
 export function problemsOf(input: Pick<OverviewInput, "pis" | "lastPass" | "health">): Problem[] {
   const out: Problem[] = [];
   for (const f of input.lastPass?.failed ?? []) {
-    out.push({ port: portNamed(`${f.subject} ${f.description}`, input.pis), subsystem: f.subsystem, text: `${f.description} failed: ${f.error}` });
+    // Errors often repeat the action's words ("clone ... : golden image ... does not exist"): say them once.
+    const text = f.error.startsWith(f.description) ? f.error : `${f.description} failed: ${f.error}`;
+    out.push({ port: portNamed(`${f.subject} ${f.description}`, input.pis), subsystem: f.subsystem, text: text.replace(/^port \d+: /, "") });
   }
   for (const h of input.health) out.push({ port: h.port, subsystem: h.subsystem, text: h.text });
   for (const p of input.pis) {
