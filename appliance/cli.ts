@@ -76,7 +76,7 @@ program
   });
 
 const apiOption = () =>
-  new Option("--api <url>", "a running appliance's API: http://host:port or unix:/path/to/api.sock").default(undefined, "unix:/run/pirack/api.sock when it exists, else http://127.0.0.1:8067");
+  new Option("--api <url>", "a running appliance's API: http://host:port or unix:/path/to/api.sock (default: unix:/run/pirack/api.sock when it exists, else http://127.0.0.1:8067)");
 const tokenOption = () => new Option("--token-file <file>", "API token file (lines \"read <token>\" / \"write <token>\")");
 
 program
@@ -106,6 +106,9 @@ program
 /** The switch driver for a config file; fails when the rack manages no switch. */
 async function switchFor(configPath: string) {
   const config = await requireConfig(configPath);
+  const { switchAddressProblem } = await import("./switch-address.ts");
+  const placeholder = switchAddressProblem(config);
+  if (placeholder) throw new CliFailure(`${configPath}: ${placeholder}`, EXIT_CONFIG);
   const { SwitchHolder } = await import("./reconcile/switch-state.ts");
   const holder = new SwitchHolder({ log: await cliLogger() });
   const driver = holder.for(config);

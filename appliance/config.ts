@@ -214,7 +214,13 @@ export function validateConfig(raw: unknown): ConfigResult {
     const result = schema.safeParse(input[key]);
     if (result.success) parsed[key] = result.data;
     else {
-      for (const issue of result.error.issues) problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+      for (const issue of result.error.issues) {
+        if (issue.code === "unrecognized_keys") {
+          // Like the top level: one line per unknown key, naming the keys that are allowed there.
+          const allowed = allowedKeysAt(schema, issue.path);
+          for (const k of issue.keys) problems.push(`${pathText([key, ...issue.path, k])}: unknown key${allowed ? ` (expected one of ${allowed.join(", ")})` : ""}`);
+        } else problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+      }
       parsed[key] = salvage(schema, input[key]);
     }
   }
@@ -255,6 +261,26 @@ function salvage(schema: z.ZodType, value: unknown): unknown {
     return items;
   }
   return undefined;
+}
+
+/** The keys a mapping at `path` inside `schema` allows (every option's keys for a union), or undefined. */
+function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  let inner = schema;
+  while (["prefault", "default", "optional", "pipe"].includes(inner._zod.def.type)) {
+    const def = inner._zod.def as unknown as { innerType?: z.ZodType; in?: z.ZodType };
+    inner = (def.innerType ?? def.in)!;
+  }
+  const [head, ...rest] = path;
+  if (inner instanceof z.ZodArray) return typeof head === "number" ? allowedKeysAt(inner.element as z.ZodType, rest) : undefined;
+  if (inner instanceof z.ZodUnion) {
+    const keys = (inner.options as z.ZodType[]).flatMap((o) => allowedKeysAt(o, path) ?? []);
+    return keys.length ? [...new Set(keys)] : undefined;
+  }
+  if (!(inner instanceof z.ZodObject)) return undefined;
+  const shape = inner.shape as Record<string, z.ZodType>;
+  if (head === undefined) return Object.keys(shape);
+  const next = shape[String(head)];
+  return next ? allowedKeysAt(next, rest) : undefined;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -363,7 +389,13 @@ export function parseConfigText(text: string): ConfigResult {
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0];
-      return { ok: false, problems: [`(yaml)${at ? ` line ${at.line} column ${at.col}` : ""}: ${err.message.split("\n")[0]}`] };
+      // yaml's message repeats the position ("... at line 3, column 1:") and then its own excerpt: keep the words once.
+      const words = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      if (!at) return { ok: false, problems: [`(yaml): ${words}`] };
+      const source = text.split("\n")[at.line - 1] ?? "";
+      const gutter = String(at.line).length;
+      const excerpt = `\n    ${at.line} | ${source}\n    ${" ".repeat(gutter)} | ${" ".repeat(Math.max(at.col - 1, 0))}^`;
+      return { ok: false, problems: [`(yaml) line ${at.line} column ${at.col}: ${words}${excerpt}`] };
     }
     throw err;
   }

@@ -12,6 +12,7 @@ import { resolveApiAccess, warnIfReadableByOthers } from "./api-access.ts";
 import { OperatorServices } from "./operator-services.ts";
 import { notifierFromEnv } from "./sd-notify.ts";
 import { withSysrootPaths } from "./sysroot-paths.ts";
+import { switchAddressProblem, withoutPlaceholderSwitch } from "./switch-address.ts";
 import { Appliance } from "./appliance.ts";
 import { learnedFile, loadLearned, saveLearned } from "./learned-store.ts";
 import { BootServices } from "./boot-services.ts";
@@ -49,7 +50,7 @@ async function loadServeConfig(opts: ServeOptions) {
   const result = await loadConfigFile(opts.configPath);
   if (!result.ok) return result;
   const text = await readFile(opts.configPath, "utf8").catch(() => "");
-  return { ok: true as const, config: withSysrootPaths(result.config, text, opts.sysroot) };
+  return { ok: true as const, config: withoutPlaceholderSwitch(withSysrootPaths(result.config, text, opts.sysroot)), switchProblem: switchAddressProblem(result.config) };
 }
 
 /** The root logger: JSON lines for journald, pretty only on a terminal. */
@@ -200,6 +201,11 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   });
   await boot.start();
   ops.start();
+  const showSwitchProblem = (problem: string | undefined) => {
+    if (problem) log.error({ host: first.config.switch.host }, problem);
+    ops.health.set("switch-address", problem ? { subsystem: "switch", port: null, text: problem } : null);
+  };
+  showSwitchProblem(first.switchProblem);
   log.info({ listen: opts.listen, config: opts.configPath, sysroot: opts.sysroot }, "appliance started");
 
   const reloads = metrics.counter("pirack_config_reloads_total", "Config reloads by result");
@@ -212,6 +218,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       return;
     }
     ops.health.set("config", null);
+    showSwitchProblem(r.switchProblem);
     reloads.inc({ result: "applied" });
     log.info({ config: opts.configPath, trigger: why }, "config loaded");
     await app.setConfig(r.config);
