@@ -120,7 +120,7 @@ describe("pirack serve", () => {
     const result = await child;
     expect(result.exitCode).toBe(0);
     expect(log.lines.some((l) => l.msg === "stopped")).toBe(true);
-  });
+  }, 120_000);
 
   it("status says plainly when no appliance answers", async () => {
     dir = await mkdtemp(join(tmpdir(), "pirack-serve-"));
