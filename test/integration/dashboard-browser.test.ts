@@ -83,7 +83,7 @@ describe.skipIf(!isRoot() || !existsSync(CHROMIUM))("dashboard in chromium (root
       viewport: { width: 1280, height: 900 },
       timeout: 120_000,
     });
-    bed.defer(() => context.close());
+    bed.defer(() => Promise.race([context.close(), new Promise((r) => setTimeout(r, 15_000))]));
     page = context.pages()[0] ?? (await context.newPage());
   }, 240_000);
 
@@ -154,6 +154,27 @@ describe.skipIf(!isRoot() || !existsSync(CHROMIUM))("dashboard in chromium (root
     expect(poe.at(-1)).toBe(3);
     // The timeline of the new boot starts with the power stage.
     await page.waitForSelector('#timeline svg rect[data-stage="power"]', { timeout: 20_000 });
+  });
+
+  it("marks nfs when the Pi holds a connection to port 2049 and up when its port 22 answers with an SSH banner", async () => {
+    // Stand-ins, not the real servers: socat listens on the fileserver's NFS port and, in the Pi namespace, speaks
+    // an SSH identification line. What is under test is pirack's side: reading the kernel's TCP table of its
+    // namespace and reading a banner from the Pi's storage address.
+    await bed.exec(pi, "ip", ["addr", "add", "10.46.189.2/30", "dev", "eth0"]);
+    // No forked children: a child holding the test's pipes open would keep the cleanup waiting.
+    bed.spawn(fs, "socat", ["-u", "TCP-LISTEN:2049,bind=10.46.189.1,reuseaddr", "STDOUT"]);
+    bed.spawn(pi, "socat", ["TCP-LISTEN:22,bind=10.46.189.2,reuseaddr,fork", "SYSTEM:echo SSH-2.0-OpenSSH_9.2p1 Debian-2"]);
+    await waitFor(async () => ((await bed.exec(pi, "ss", ["-tln", "sport = :22"])).stdout.includes("10.46.189.2:22") ? true : undefined), "the Pi's port 22");
+    await waitFor(async () => ((await bed.exec(fs, "ss", ["-tln", "sport = :2049"])).stdout.includes(":2049") ? true : undefined), "port 2049");
+    bed.spawn(pi, "socat", ["-u", "TCP:10.46.189.1:2049", "STDOUT"]);
+    await page.waitForSelector('.slot[data-port="1"][data-stage="up"]', { timeout: 30_000 });
+    const timeline = await bed.exec(fs, "curl", ["-s", "-H", `Authorization: Bearer ${READ}`, `${API}/api/v1/timeline`]);
+    const boots = (JSON.parse(timeline.stdout) as { port: number; boots: { stages: { stage: string }[] }[] }[]).find((p) => p.port === 1)!.boots;
+    expect(boots.at(-1)!.stages.map((x) => x.stage)).toEqual(["power", "nfs", "up"]);
+    const status = await bed.exec(fs, "node", [join(root, "bin/pirack.mjs"), "status", "--timeline", "--api", API, "--token-file", join(dir, "api-tokens")]);
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(status.stdout.split("\n")[1]).toMatch(/^1 +bench-01 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +0\.0s +- +- +- +\d+\.\ds +\d+\.\ds +\|p/);
+    await page.waitForSelector('#timeline svg rect[data-stage="up"]', { timeout: 20_000 });
   });
 
   it("saves desktop and phone screenshots", async () => {
