@@ -83,7 +83,9 @@ describe.skipIf(!isRoot() || !existsSync(CHROMIUM))("dashboard in chromium (root
       viewport: { width: 1280, height: 900 },
       timeout: 120_000,
     });
-    bed.defer(() => Promise.race([context.close(), new Promise((r) => setTimeout(r, 15_000))]));
+    bed.defer(async () => {
+      await Promise.race([context.close(), new Promise((r) => setTimeout(r, 15_000))]);
+    });
     page = context.pages()[0] ?? (await context.newPage());
   }, 240_000);
 
