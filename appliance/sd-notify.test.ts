@@ -32,7 +32,7 @@ async function receiver(kind: "path" | "abstract"): Promise<{ address: string; o
   child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
   if (kind === "path") {
     for (let i = 0; i < 200 && !(await stat(name).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 25));
-  } else await new Promise((r) => setTimeout(r, 300)); // abstract names leave no file to wait for
+  }
   return { address: kind === "path" ? name : `@${name}`, output: () => out };
 }
 
@@ -48,7 +48,15 @@ describe.skipIf(!hasSocat)("SdNotifier against socat", () => {
   it.each(["path", "abstract"] as const)("delivers READY=1 and a one-line STATUS= to a %s socket", async (kind) => {
     const rx = await receiver(kind);
     const n = new SdNotifier(rx.address);
-    n.notify({ READY: "1", STATUS: "2 Pis: 1 up,\n1 stuck at firmware" });
+    // An abstract name leaves no file to wait for: the first send that is not refused is the one received.
+    await until(() => {
+      try {
+        n.notify({ READY: "1", STATUS: "2 Pis: 1 up,\n1 stuck at firmware" });
+        return true;
+      } catch {
+        return false; // ECONNREFUSED until socat has bound the name
+      }
+    }, "socat to bind");
     await until(() => rx.output().includes("STATUS="), "the datagram");
     expect(rx.output()).toBe("READY=1\nSTATUS=2 Pis: 1 up, 1 stuck at firmware");
     n.close();
