@@ -80,6 +80,10 @@ describe("validateConfig", () => {
     ],
     "unknown top-level key": [(c) => (c.colour = "blue"), [expect.stringMatching(/^colour: unknown key/) as unknown as string]],
     "unknown nested key": [(c) => (c.storage.netmask = "x"), ["storage.netmask: unknown key (expected one of network, firstVlan)"]],
+    "unknown key in an snmp v2c block": [
+      (c) => (c.switch = { driver: "qbridge", host: "10.0.0.2", snmp: { version: "2c", community: "x", user: "u" } }),
+      ["switch.snmp.user: unknown key (expected one of version, community)"],
+    ],
     "unknown key in a list item": [(c) => (c.pis = [{ port: 1, nmae: "x" }]), ["pis[0].nmae: unknown key (expected one of port, name, serial, mac, role)"]],
     "missing switch credentials": [
       (c) => (c.switch = { driver: "qbridge", host: "192.0.2.10" }),

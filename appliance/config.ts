@@ -217,7 +217,7 @@ export function validateConfig(raw: unknown): ConfigResult {
       for (const issue of result.error.issues) {
         if (issue.code === "unrecognized_keys") {
           // Like the top level: one line per unknown key, naming the keys that are allowed there.
-          const allowed = allowedKeysAt(schema, issue.path);
+          const allowed = allowedKeysAt(schema, issue.path, input[key]);
           for (const k of issue.keys) problems.push(`${pathText([key, ...issue.path, k])}: unknown key${allowed ? ` (expected one of ${allowed.join(", ")})` : ""}`);
         } else problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
       }
@@ -263,24 +263,30 @@ function salvage(schema: z.ZodType, value: unknown): unknown {
   return undefined;
 }
 
-/** The keys a mapping at `path` inside `schema` allows (every option's keys for a union), or undefined. */
-function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+/** The keys a mapping at `path` inside `schema` allows (for a union, the options `value` can be), or undefined. */
+function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[], value: unknown): string[] | undefined {
   let inner = schema;
   while (["prefault", "default", "optional", "pipe"].includes(inner._zod.def.type)) {
     const def = inner._zod.def as unknown as { innerType?: z.ZodType; in?: z.ZodType };
     inner = (def.innerType ?? def.in)!;
   }
   const [head, ...rest] = path;
-  if (inner instanceof z.ZodArray) return typeof head === "number" ? allowedKeysAt(inner.element as z.ZodType, rest) : undefined;
+  const field = (k: PropertyKey | undefined) => (typeof value === "object" && value !== null && k !== undefined ? (value as Record<PropertyKey, unknown>)[k] : undefined);
+  if (inner instanceof z.ZodArray) return typeof head === "number" ? allowedKeysAt(inner.element as z.ZodType, rest, field(head)) : undefined;
   if (inner instanceof z.ZodUnion) {
-    const keys = (inner.options as z.ZodType[]).flatMap((o) => allowedKeysAt(o, path) ?? []);
+    // A discriminated option (snmp version "2c" or "3") whose literal fields match the value; all when none do.
+    const fits = (o: z.ZodType) =>
+      !(o instanceof z.ZodObject) ||
+      Object.entries(o.shape as Record<string, z.ZodType>).every(([k, f]) => !(f instanceof z.ZodLiteral) || f.values.has(field(k) as never));
+    const options = (inner.options as z.ZodType[]).filter(fits);
+    const keys = (options.length ? options : (inner.options as z.ZodType[])).flatMap((o) => allowedKeysAt(o, path, value) ?? []);
     return keys.length ? [...new Set(keys)] : undefined;
   }
   if (!(inner instanceof z.ZodObject)) return undefined;
   const shape = inner.shape as Record<string, z.ZodType>;
   if (head === undefined) return Object.keys(shape);
   const next = shape[String(head)];
-  return next ? allowedKeysAt(next, rest) : undefined;
+  return next ? allowedKeysAt(next, rest, field(head)) : undefined;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
