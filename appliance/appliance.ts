@@ -3,6 +3,7 @@
  * and the reconciler that keeps the world in line. Servers (DHCP, TFTP, API) read from here and report to it.
  */
 import type { Logger } from "pino";
+import type { Clock } from "../lib/clock.ts";
 import type { Config } from "./config.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import { planRack, type LearnedPi, type PiModel, type RackPlan } from "./plan.ts";
@@ -46,7 +47,7 @@ export interface PiStatus {
 /** Dependencies of the appliance state. */
 export interface ApplianceDeps {
   readonly log: Logger;
-  readonly clock: { now(): Date };
+  readonly clock: Pick<Clock, "now">;
   readonly metrics: MetricsRegistry;
   readonly subsystems: (appliance: Appliance) => readonly BoundSubsystem<RackPlan>[];
   /** Pis learned in an earlier run (from the state file). */
@@ -55,6 +56,12 @@ export interface ApplianceDeps {
   readonly persistLearned?: (pis: readonly LearnedPi[]) => Promise<void>;
   /** Power-cycles a Pi over PoE; absent when the rack has no switch driver. */
   readonly powerCycle?: (port: number) => Promise<unknown>;
+  /** Ports an operator powered off in an earlier run (or another pirack process). */
+  readonly heldOff?: readonly number[];
+  /** Keeps the held-off ports; called after every operator power decision that changes them. */
+  readonly persistHeldOff?: (ports: readonly number[]) => Promise<void>;
+  /** The rack's cross-process pass lock, held around every pass (see lib/pass-lock.ts). */
+  readonly passLock?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -83,14 +90,16 @@ export class Appliance {
     private readonly deps: ApplianceDeps,
   ) {
     this.currentConfig = config;
-    this.boots = new BootTracker({ clock: deps.clock, stuckAfterS: () => this.currentConfig.boot.stuckAfterS });
+    this.boots = new BootTracker({ clock: { now: () => new Date(deps.clock.now()) }, stuckAfterS: () => this.currentConfig.boot.stuckAfterS });
     for (const pi of deps.learned ?? []) this.learned.set(pi.port, pi);
+    for (const port of deps.heldOff ?? []) this.heldOff.add(port);
     this.currentPlan = planRack(config, this.learned);
     this.reconciler = new Reconciler<RackPlan>({
       log: deps.log.child({ component: "reconciler" }),
       clock: deps.clock,
       state: () => this.currentPlan,
       subsystems: deps.subsystems(this),
+      ...(deps.passLock ? { lock: deps.passLock } : {}),
     });
     this.updateGauges();
   }
@@ -119,7 +128,7 @@ export class Appliance {
 
   /** Records a Pi's identity and boot progress; a new identity on a port replans (enrolment). */
   sighting(s: PiSighting): Promise<PassReport> | undefined {
-    const now = this.deps.clock.now();
+    const now = new Date(this.deps.clock.now());
     if (s.stage === "dhcp" && this.boots.state(s.port).stage !== "dhcp") this.bootStarted.set(s.port, now);
     if (this.boots.record(s.port, s.stage, now)) this.deps.log.info({ port: s.port, stage: s.stage }, "boot stage reached");
     if (!this.currentConfig.ports.includes(s.port)) return undefined;
@@ -146,7 +155,7 @@ export class Appliance {
   rootCreated(port: number): boolean {
     const started = this.bootStarted.get(port);
     if (!started || !this.deps.powerCycle) return false;
-    const lateMs = this.deps.clock.now().getTime() - started.getTime();
+    const lateMs = this.deps.clock.now() - started.getTime();
     if (lateMs <= LATE_ROOT_MS) return false;
     this.bootStarted.delete(port);
     this.deps.log.warn({ port, lateMs }, "root ready after the pi's boot; power-cycling it");
@@ -158,7 +167,7 @@ export class Appliance {
    * Records the PoE state last set or observed for a port. Power coming on (after off) starts a boot in the
    * timeline at `at` (when the switch turned it on); going off ends the boot, so it is never counted as stuck.
    */
-  setPower(port: number, state: "on" | "off", at: Date = this.deps.clock.now()): void {
+  setPower(port: number, state: "on" | "off", at: Date = new Date(this.deps.clock.now())): void {
     const before = this.power.get(port);
     this.power.set(port, state);
     if (state === "on" && before === "off") this.boots.record(port, "power", at);
@@ -172,8 +181,11 @@ export class Appliance {
 
   /** An operator's power decision: a port turned off stays off across passes until turned on or cycled. */
   holdPower(port: number, action: "on" | "off" | "cycle"): void {
+    const was = this.heldOff.has(port);
     if (action === "off") this.heldOff.add(port);
     else this.heldOff.delete(port);
+    if (was === this.heldOff.has(port)) return;
+    this.deps.persistHeldOff?.([...this.heldOff]).catch((err: unknown) => this.deps.log.error({ err }, "held-off ports not saved"));
   }
 
   /** Ports an operator has powered off. */
