@@ -1,9 +1,13 @@
 /** The HTTP API and dashboard of a running appliance (DESIGN.md §5). Thin: routes to the appliance's state. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { chmod, mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
-import type { Appliance, PiStatus } from "./appliance.ts";
+import type { Appliance } from "./appliance.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import { PirackError } from "../lib/errors.ts";
+import { authorize, refusalText, scopeFor, type TokenTable } from "./api-auth.ts";
+import { isDashboardAsset, sendAsset, timelines, timelineSvg, type DashboardSource } from "./dashboard/routes.ts";
 
 /** PoE actions the API accepts. */
 export type PowerAction = "on" | "off" | "cycle";
@@ -15,6 +19,8 @@ export interface ApiDeps {
   readonly metrics: MetricsRegistry;
   readonly power?: (port: number, action: PowerAction) => Promise<unknown>;
   readonly rebuild?: (port: number) => Promise<unknown>;
+  /** The dashboard's overview; absent, `GET /api/v1/overview` is 404. */
+  readonly dashboard?: DashboardSource;
   /** What a pass would do now, from what is known at once (see `Reconciler.pending`); a full dry run when absent. */
   readonly pending?: () => Promise<{ actions: unknown[]; unknown: { subsystem: string; reason: string }[] }>;
   /** Whether the switch answered its last poll (undefined: not known, or no switch). */
@@ -24,19 +30,51 @@ export interface ApiDeps {
 /** Largest request body accepted (413 above): an action is a few dozen bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
-/** Starts the API on `host:port`; resolves once listening. */
-export async function startApi(deps: ApiDeps, host: string, port: number): Promise<Server> {
-  const server = createServer((req, res) => {
+/** A request handler; with `tokens`, every request except the dashboard's static files needs a bearer token. */
+function handler(deps: ApiDeps, tokens: TokenTable | undefined) {
+  const failures = deps.metrics.counter("pirack_api_auth_failures_total", "API requests refused for a missing, unknown or under-scoped token");
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const pathname = new URL(req.url ?? "/", "http://pirack").pathname;
+    if (tokens && !(req.method === "GET" && isDashboardAsset(pathname))) {
+      const verdict = authorize(tokens, req.headers.authorization, scopeFor(req.method ?? "GET"));
+      if (!verdict.ok) {
+        failures.inc({ reason: verdict.reason });
+        // Logged with where it came from and what it asked for; never the header or the token.
+        deps.log.warn({ remote: req.socket.remoteAddress, method: req.method, path: pathname, reason: verdict.reason }, "api request refused");
+        return send(res, verdict.status, { error: refusalText(verdict), code: verdict.status === 401 ? "API_UNAUTHORIZED" : "API_FORBIDDEN" }, verdict.status === 401 ? { headers: { "www-authenticate": "Bearer" } } : {});
+      }
+    }
     route(deps, req, res).catch((err: unknown) => {
       deps.log.error({ err, url: req.url }, "api request failed");
       if (!res.headersSent) send(res, 500, { error: "internal error" });
       else res.end();
     });
-  });
+  };
+}
+
+/** Starts the API on `host:port`; resolves once listening. `tokens` makes every data request need one. */
+export async function startApi(deps: ApiDeps, host: string, port: number, tokens?: TokenTable): Promise<Server> {
+  const server = createServer(handler(deps, tokens));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());
   });
+  return server;
+}
+
+/**
+ * Starts the API on a unix socket (`/run/pirack/api.sock`), mode 0660: whoever may open the file (root and the
+ * socket's group) may use the API, so no token is asked. A stale socket file from an earlier run is replaced.
+ */
+export async function startUnixApi(deps: ApiDeps, path: string): Promise<Server> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  await rm(path, { force: true });
+  const server = createServer(handler(deps, undefined));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve());
+  });
+  await chmod(path, 0o660);
   return server;
 }
 
@@ -58,9 +96,14 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       switch: { reachable: deps.switchReachable?.() ?? null },
     });
   }
-  if (method === "GET" && url.pathname === "/") {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end(renderDashboard(deps.appliance.config.shelf, deps.appliance.status()));
+  if (method === "GET" && isDashboardAsset(url.pathname)) return sendAsset(res, url.pathname);
+  if (method === "GET" && url.pathname === "/api/v1/overview" && deps.dashboard) return send(res, 200, deps.dashboard.overview());
+  if (method === "GET" && url.pathname === "/api/v1/timeline") return send(res, 200, timelines(deps.appliance));
+  const svg = /^\/api\/v1\/pis\/(\d+)\/timeline\.svg$/.exec(url.pathname);
+  if (method === "GET" && svg) {
+    if (!deps.appliance.config.ports.includes(Number(svg[1]))) return send(res, 404, { error: `port ${svg[1]} is not a Pi port of this rack` });
+    res.writeHead(200, { "content-type": "image/svg+xml; charset=utf-8" });
+    res.end(timelineSvg(deps.appliance, Number(svg[1])));
     return;
   }
   const action = /^\/api\/v1\/pis\/(\d+)\/(power|rebuild)$/.exec(url.pathname);
@@ -126,28 +169,9 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; er
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, opts: { close?: boolean } = {}): void {
+function send(res: ServerResponse, status: number, body: unknown, opts: { close?: boolean; headers?: Record<string, string> } = {}): void {
   // A refused body may still be arriving: the connection is closed rather than read to its end.
-  res.writeHead(status, { "content-type": "application/json", ...(opts.close ? { connection: "close" } : {}) });
+  res.writeHead(status, { "content-type": "application/json", ...(opts.headers ?? {}), ...(opts.close ? { connection: "close" } : {}) });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
   if (opts.close) res.once("finish", () => res.req.socket.destroy());
-}
-
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** The rack dashboard: one row per port, refreshed every five seconds. */
-export function renderDashboard(shelf: string, pis: readonly PiStatus[]): string {
-  const cols = ["port", "name", "vlan", "piAddress", "publicAddress", "mac", "serial", "model", "power", "bootStage", "lastSeen"] as const;
-  const rows = pis
-    .map((p) => `<tr class="${p.bootStage}">${cols.map((c) => `<td>${escapeHtml(String(p[c] ?? "-"))}</td>`).join("")}</tr>`)
-    .join("\n");
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>pirack ${escapeHtml(shelf)}</title>
-<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}
-tr.up{background:#dfd}tr.unseen{color:#888}</style></head>
-<body><h1>pirack: shelf ${escapeHtml(shelf)}</h1>
-<table><thead><tr>${cols.map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>
-${rows}
-</tbody></table></body></html>
-`;
 }

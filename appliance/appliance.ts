@@ -9,14 +9,14 @@ import type { MetricsRegistry } from "../lib/metrics.ts";
 import { planRack, type LearnedPi, type PiModel, type RackPlan } from "./plan.ts";
 import { IdentityPolicy, type IdentityPolicyOptions } from "./identity-policy.ts";
 import { Reconciler, type BoundSubsystem, type PassReport } from "./reconcile/reconciler.ts";
+import { BootTracker, type BootRecord, type BootStage } from "./boot-stages.ts";
 
-/** How far a Pi has got, from the first DHCP packet to a running system. */
-export type BootStage = "unseen" | "dhcp" | "firmware" | "kernel" | "nfs-root" | "up";
+export type { BootStage } from "./boot-stages.ts";
 
 /** A sighting of a Pi by a server (DHCP request, TFTP file, NFS mount, health check). */
 export interface PiSighting {
   readonly port: number;
-  readonly stage: BootStage;
+  readonly stage: Exclude<BootStage, "unseen" | "power">;
   readonly mac?: string;
   readonly serial?: string;
   readonly model?: PiModel;
@@ -38,6 +38,10 @@ export interface PiStatus {
   readonly role: string;
   readonly power: "on" | "off" | "unknown";
   readonly bootStage: BootStage;
+  /** Set when the boot has not advanced within `boot.stuckAfterS`: the stage it stopped at, and for how long. */
+  readonly stuck: { readonly stage: BootStage; readonly forSeconds: number } | null;
+  /** When the Pi's last boot began (PoE on, or its first DHCP request). */
+  readonly lastBoot: string | null;
   readonly lastSeen: string | null;
 }
 
@@ -77,7 +81,8 @@ export class Appliance {
   private readonly learned = new Map<number, LearnedPi>();
   /** Decides when a port's Pi identity may change (identity-policy.ts). */
   private readonly identities: IdentityPolicy;
-  private readonly seen = new Map<number, { stage: BootStage; at: Date }>();
+  /** Every port's last boots, stage by stage. */
+  readonly boots: BootTracker;
   /** When each port's Pi last started a boot (its first DHCP request after another stage). */
   private readonly bootStarted = new Map<number, Date>();
   private readonly power = new Map<number, "on" | "off">();
@@ -91,6 +96,7 @@ export class Appliance {
   ) {
     this.currentConfig = config;
     this.identities = new IdentityPolicy(deps.identityPolicy);
+    this.boots = new BootTracker({ clock: { now: () => new Date(deps.clock.now()) }, stuckAfterS: () => this.currentConfig.boot.stuckAfterS });
     for (const pi of deps.learned ?? []) this.learned.set(pi.port, pi);
     for (const port of deps.heldOff ?? []) this.heldOff.add(port);
     this.currentPlan = planRack(config, this.learned);
@@ -129,8 +135,8 @@ export class Appliance {
   /** Records a Pi's identity and boot progress; a new identity on a port replans (enrolment). */
   sighting(s: PiSighting): Promise<PassReport> | undefined {
     const now = new Date(this.deps.clock.now());
-    if (s.stage === "dhcp" && this.seen.get(s.port)?.stage !== "dhcp") this.bootStarted.set(s.port, now);
-    this.seen.set(s.port, { stage: s.stage, at: now });
+    if (s.stage === "dhcp" && this.boots.state(s.port).stage !== "dhcp") this.bootStarted.set(s.port, now);
+    if (this.boots.record(s.port, s.stage, now)) this.deps.log.info({ port: s.port, stage: s.stage }, "boot stage reached");
     if (!this.currentConfig.ports.includes(s.port)) return undefined;
     const before = this.learned.get(s.port);
     const recorded = before && { ...(before.mac ? { mac: before.mac } : {}), ...(before.serial ? { serial: before.serial } : {}), ...(before.model ? { model: before.model } : {}) };
@@ -169,9 +175,20 @@ export class Appliance {
     return true;
   }
 
-  /** Records the PoE state last set or observed for a port. */
-  setPower(port: number, state: "on" | "off"): void {
+  /**
+   * Records the PoE state last set or observed for a port. Power coming on (after off) starts a boot in the
+   * timeline at `at` (when the switch turned it on); going off ends the boot, so it is never counted as stuck.
+   */
+  setPower(port: number, state: "on" | "off", at: Date = new Date(this.deps.clock.now())): void {
+    const before = this.power.get(port);
     this.power.set(port, state);
+    if (state === "on" && before === "off") this.boots.record(port, "power", at);
+    if (state === "off" && before !== "off") this.boots.poweredOff(port);
+  }
+
+  /** A port's last boots, oldest first. */
+  timeline(port: number): BootRecord[] {
+    return this.boots.history(port);
   }
 
   /** An operator's power decision: a port turned off stays off across passes until turned on or cycled. */
@@ -191,7 +208,7 @@ export class Appliance {
   /** Per-port status for the API and dashboard. */
   status(): PiStatus[] {
     return this.currentPlan.ports.map((p) => {
-      const seen = this.seen.get(p.port);
+      const boot = this.boots.state(p.port);
       return {
         port: p.port,
         name: p.name,
@@ -206,8 +223,10 @@ export class Appliance {
         enrolled: p.enrolled,
         role: p.role,
         power: this.power.get(p.port) ?? "unknown",
-        bootStage: seen?.stage ?? "unseen",
-        lastSeen: seen ? seen.at.toISOString() : null,
+        bootStage: boot.stage,
+        stuck: boot.stuck,
+        lastBoot: this.boots.history(p.port).at(-1)?.startedAt.toISOString() ?? null,
+        lastSeen: boot.lastSeen?.toISOString() ?? null,
       };
     });
   }

@@ -3,8 +3,8 @@
  * servers see (a Pi's DISCOVER, its serial folder, the files it fetches) comes back as sightings.
  */
 import type { Logger } from "pino";
-import type { Appliance, BootStage } from "./appliance.ts";
-import { DeviceSocketNetwork, DhcpServer, systemClock, type DhcpNetwork, type DhcpRequestEvent, type DhcpScope } from "./dhcpd/index.ts";
+import type { Appliance } from "./appliance.ts";
+import { DeviceSocketNetwork, DhcpServer, systemClock, type DhcpInterfaceEvent, type DhcpNetwork, type DhcpRequestEvent, type DhcpScope } from "./dhcpd/index.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import type { RackPlan } from "./plan.ts";
 import { TftpServer, type PiBootView, type TftpEvent, type TftpInterface } from "./tftpd/index.ts";
@@ -45,7 +45,7 @@ export function piBootView(plan: RackPlan, clientAddress: string): PiBootView | 
 }
 
 /** Boot stage a TFTP file marks: the kernel image and device trees come after the firmware has run. */
-export function stageOfFile(file: string): BootStage {
+export function stageOfFile(file: string): "firmware" | "kernel" {
   const name = file.split("/").pop() ?? file;
   return /^(kernel.*\.img|vmlinuz.*|Image.*|initrd.*|initramfs.*|.*\.dtbo?)$/i.test(name) ? "kernel" : "firmware";
 }
@@ -73,6 +73,8 @@ export class BootServices {
       readonly appliance: Appliance;
       readonly listen: BootListen;
       readonly network?: DhcpNetwork;
+      /** A storage interface's DHCP socket opened, is waiting for its interface, or closed. */
+      readonly onDhcpInterface?: (e: DhcpInterfaceEvent) => void;
     },
   ) {
     this.unsubscribe = deps.appliance.onPlan((plan) => void this.onPlan(plan));
@@ -107,6 +109,7 @@ export class BootServices {
       port: this.deps.listen.dhcpPort,
     });
     this.dhcp.on("request", (e) => this.onDhcpRequest(e));
+    this.dhcp.on("interface", (e) => this.deps.onDhcpInterface?.(e));
     await this.dhcp.start();
   }
 

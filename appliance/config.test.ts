@@ -79,7 +79,12 @@ describe("validateConfig", () => {
       ["public.firstAddress: port 8's address would fall outside 2a00:1098:0:84::/64"],
     ],
     "unknown top-level key": [(c) => (c.colour = "blue"), [expect.stringMatching(/^colour: unknown key/) as unknown as string]],
-    "unknown nested key": [(c) => (c.storage.netmask = "x"), ["storage: unknown key netmask"]],
+    "unknown nested key": [(c) => (c.storage.netmask = "x"), ["storage.netmask: unknown key (expected one of network, firstVlan)"]],
+    "unknown key in an snmp v2c block": [
+      (c) => (c.switch = { driver: "qbridge", host: "10.0.0.2", snmp: { version: "2c", community: "x", user: "u" } }),
+      ["switch.snmp.user: unknown key (expected one of version, community)"],
+    ],
+    "unknown key in a list item": [(c) => (c.pis = [{ port: 1, nmae: "x" }]), ["pis[0].nmae: unknown key (expected one of port, name, serial, mac, role)"]],
     "missing switch credentials": [
       (c) => (c.switch = { driver: "qbridge", host: "192.0.2.10" }),
       ["switch.snmp: credentials are required when switch.driver is qbridge"],
@@ -119,7 +124,7 @@ describe("validateConfig", () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems).toEqual([
-      "colour: unknown key (expected one of shelf, fileserver, storage, public, ports, boot, paths, image, nfs, switch, dhcp, tftp, enrol, pis)",
+      "colour: unknown key (expected one of shelf, fileserver, storage, public, ports, boot, paths, image, nfs, switch, dhcp, tftp, enrol, api, pis)",
       "shelf: must be a host name label: a-z, 0-9 and '-', 1-63 characters",
       "storage.firstVlan: VLAN must be 1-4094",
       "pis[0].serial: must be the 8 lower-case hex digits of the Pi's serial (as in its TFTP folder)",
@@ -134,6 +139,14 @@ describe("validateConfig", () => {
     const r = parseConfigText("ports: [1, 2\nshelf: x");
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems[0]).toMatch(/^\(yaml\) line \d+ column \d+: /);
+  });
+
+  it("shows a YAML syntax error's line with a caret, and its position once", () => {
+    const r = parseConfigText("shelf: a\nstorage: { network: 10.0.0.0/24\nports: 1\n");
+    expect(r).toEqual({
+      ok: false,
+      problems: ["(yaml) line 3 column 1: Flow map in block collection must be sufficiently indented and end with a }\n    3 | ports: 1\n      | ^"],
+    });
   });
 
   it("parses the seed example", () => {

@@ -10,6 +10,7 @@ import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
 import { DEFAULT_TFTP_OPTIONS } from "./tftpd/defaults.ts";
 import { SNMP_PORT } from "../switch/types.ts";
 import { capProblems, describeIssue, valueAt } from "./config-problems.ts";
+import { allowedKeysAt } from "./config-keys.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -64,6 +65,8 @@ const sections = {
         .default("dwc_otg.lpm_enable=0 console=ttyAMA0,115200 console=tty1 elevator=deadline fsck.repair=yes rootwait"),
       nfsOptions: z.string().regex(/^[^\s,][^\s]*$|^$/, "must be comma-separated options without spaces").default("vers=3,tcp"),
       firmware: z.string().startsWith("/", "must be an absolute path").default("/srv/pirack/firmware"),
+      // Beyond DESIGN.md §5: seconds a boot stage may last before the Pi is reported stuck at it.
+      stuckAfterS: z.number().int().min(10, "must be at least 10 seconds").max(86_400, "must be at most 86400 seconds (a day)").default(180),
     })
     .prefault({}),
   paths: z
@@ -118,6 +121,8 @@ const sections = {
     })
     .prefault({}),
   enrol: z.enum(["auto", "manual"]).default("auto"),
+  // DESIGN.md §5: the API's token file (lines "read <token>" / "write <token>"), required off loopback.
+  api: z.strictObject({ tokenFile: z.string().startsWith("/", "must be an absolute path").optional() }).prefault({}),
   pis: z
     .array(
       z.strictObject({
@@ -213,7 +218,11 @@ export function validateConfig(raw: unknown): ConfigResult {
     if (result.success) parsed[key] = result.data;
     else {
       for (const issue of result.error.issues) {
-        problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue, valueAt(input[key], issue.path))}`);
+        if (issue.code === "unrecognized_keys") {
+          // Like the top level: one line per unknown key, naming the keys that are allowed there.
+          const allowed = allowedKeysAt(schema, issue.path, input[key]);
+          for (const k of issue.keys) problems.push(`${pathText([key, ...issue.path, k])}: unknown key${allowed ? ` (expected one of ${allowed.join(", ")})` : ""}`);
+        } else problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue, valueAt(input[key], issue.path))}`);
       }
       parsed[key] = salvage(schema, input[key]);
     }
@@ -366,7 +375,13 @@ export function parseConfigText(text: string): ConfigResult {
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0];
-      return { ok: false, problems: [`(yaml)${at ? ` line ${at.line} column ${at.col}` : ""}: ${err.message.split("\n")[0]}`] };
+      // yaml's message repeats the position ("... at line 3, column 1:") and then its own excerpt: keep the words once.
+      const words = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      if (!at) return { ok: false, problems: [`(yaml): ${words}`] };
+      const source = text.split("\n")[at.line - 1] ?? "";
+      const gutter = String(at.line).length;
+      const excerpt = `\n    ${at.line} | ${source}\n    ${" ".repeat(gutter)} | ${" ".repeat(Math.max(at.col - 1, 0))}^`;
+      return { ok: false, problems: [`(yaml) line ${at.line} column ${at.col}: ${words}${excerpt}`] };
     }
     // The yaml library throws ReferenceError for unresolved or excessive aliases, and may throw others.
     return { ok: false, problems: [`(yaml): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`] };

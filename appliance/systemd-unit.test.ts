@@ -50,4 +50,11 @@ describe("systemd/pirack.service", async () => {
     expect(setting("NoNewPrivileges")).toEqual(["yes"]);
     expect(setting("ProtectSystem")).toEqual(["strict"]);
   });
+
+  it("uses the readiness protocol with a watchdog and a runtime directory for the API socket", () => {
+    expect(setting("Type")).toEqual(["notify"]);
+    expect(setting("NotifyAccess")).toEqual(["main"]);
+    expect(setting("WatchdogSec")).toEqual(["30s"]);
+    expect(setting("RuntimeDirectory")).toEqual(["pirack"]);
+  });
 });
