@@ -178,9 +178,11 @@ program
       throw new CliFailure((err as Error).message, EXIT_CONFIG);
     }
     const controller = new AbortController();
+    // `on`, not `once`: execa's signal-exit re-raises a signal that finds no other listener left, which would
+    // kill the bench before its teardown ran.
     const stop = () => controller.abort();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
     try {
       const code = await bench.runBench({
         pis: Number(opts.pis),
