@@ -45,7 +45,8 @@ export const markerOnFileserver = (exportsDir: string, pi: BenchPi, inRoot: stri
 
 /** Runs bench/pi once; resolves with its exit code when it ends. */
 export function startProtocolPi(pi: BenchPi, opts: ProtocolPiOptions, report: (r: PiReport) => void): { instance: PiInstance; done: Promise<number | undefined> } {
-  const args = ["--model", pi.model, "--serial", pi.serial, "--mac", pi.mac, "--ifname", opts.ifname ?? "eth0"];
+  // A real Pi keeps trying for as long as it has power; the budget only bounds a Pi the bench forgot.
+  const args = ["--model", pi.model, "--serial", pi.serial, "--mac", pi.mac, "--ifname", opts.ifname ?? "eth0", "--timeout-s", "900"];
   const { cmd, args: full } = nodeTs("bench/pi/main.ts", opts.fetchDir ? [...args, "--fetch-dir", opts.fetchDir] : [...args, "--nfs"]);
   const child: Child = spawnIn(pi.namespace, cmd, full, { stdout: "pipe", stderr: opts.stderrFile ? { file: opts.stderrFile } : "ignore" });
   let stopped = false;
@@ -59,7 +60,8 @@ export function startProtocolPi(pi: BenchPi, opts: ProtocolPiOptions, report: (r
     }
     if (stopped || typeof msg.stage !== "string") return;
     if (msg.stage === "failed") return report({ kind: "failed", reason: String(msg.error ?? msg.reason ?? "the pi reported a failed boot") });
-    if (msg.stage !== "up") return report({ kind: "stage", stage: msg.stage, detail: msg });
+    // In fetch mode (a QEMU Pi's first half) "up" only means the files are saved; the guest is not up yet.
+    if (msg.stage !== "up" || opts.fetchDir) return report({ kind: "stage", stage: msg.stage === "up" ? "fetched" : msg.stage, detail: msg });
     sawUp = true;
     const inRoot = typeof msg.marker === "string" ? msg.marker : typeof msg.file === "string" ? msg.file : undefined;
     if (!inRoot) return report({ kind: "failed", reason: "the pi said up without naming the file it wrote" });
