@@ -16,7 +16,20 @@ export interface RailState {
   piStage?: string;
   upAt?: number;
   failed?: string;
+  /** The last failed attempt of a Pi that tries again by itself (Pi 4/5 EEPROM). */
+  lastFailure?: string;
+  attempts: number;
 }
+
+/**
+ * Pi 4 and Pi 5 bootloaders go round their BOOT_ORDER again after a failed network boot (the `f` restart entry of
+ * the default orders), so they keep trying while powered; the Pi 3 ROM gives up after one try and never retries
+ * (DESIGN.md §3.5).
+ */
+export const retriesByItself = (pi: BenchPi): boolean => pi.model === "4" || pi.model === "5";
+
+/** Pause before a looping bootloader tries again. */
+const RETRY_MS = 3_000;
 
 /** Starts and kills Pis as the switch's PoE says. */
 export class PowerRail {
@@ -32,7 +45,7 @@ export class PowerRail {
     private readonly now: () => number = Date.now,
   ) {
     this.byPort = new Map(pis.map((p) => [p.port, p]));
-    for (const p of pis) this.states.set(p.port, { powerOns: 0 });
+    for (const p of pis) this.states.set(p.port, { powerOns: 0, attempts: 0 });
   }
 
   /** The switch reports PoE on `port` delivering power (true) or not (false). */
@@ -54,16 +67,36 @@ export class PowerRail {
     if (this.running.has(pi.port)) return;
     const state = this.mustState(pi.port);
     const at = this.now();
-    Object.assign(state, { poweredAt: at, powerOns: state.powerOns + 1, piStage: undefined, upAt: undefined, failed: undefined });
+    Object.assign(state, { poweredAt: at, powerOns: state.powerOns + 1, attempts: 0, piStage: undefined, upAt: undefined, failed: undefined, lastFailure: undefined });
+    this.attempt(pi, state, state.powerOns);
+    this.onChange(pi.port, "power on");
+  }
+
+  /** One boot attempt of a powered Pi; a looping bootloader starts the next one after a failure. */
+  private attempt(pi: BenchPi, state: RailState, powerOn: number): void {
+    state.attempts += 1;
+    const attempt = state.attempts;
+    // Counters, not times: a cycle within one millisecond must still tell the old Pi from the new one.
+    const current = () => state.poweredAt !== undefined && state.powerOns === powerOn && state.attempts === attempt;
+    let retrying = false;
     const report = (r: PiReport): void => {
-      if (state.poweredAt !== at) return; // a report from an earlier power-on
+      if (!current()) return; // a report from an earlier power-on or attempt
       if (r.kind === "stage") state.piStage = r.stage;
       else if (r.kind === "up") state.upAt = this.now();
-      else state.failed = r.reason;
-      this.onChange(pi.port, r.kind === "stage" ? `pi says ${r.stage}` : r.kind === "up" ? "up" : `failed: ${r.reason}`);
+      else if (retriesByItself(pi)) {
+        if (retrying) return;
+        retrying = true;
+        state.lastFailure = r.reason;
+        const timer = setTimeout(() => {
+          if (!current() || this.running.get(pi.port) !== instance) return;
+          void instance.stop().then(() => current() && this.attempt(pi, state, powerOn));
+        }, RETRY_MS);
+        timer.unref();
+      } else state.failed = r.reason;
+      this.onChange(pi.port, r.kind === "stage" ? `pi says ${r.stage}` : r.kind === "up" ? "up" : `${retriesByItself(pi) ? "boot attempt failed, the bootloader tries again" : "failed"}: ${r.reason}`);
     };
-    this.running.set(pi.port, this.launch(pi)(pi, report));
-    this.onChange(pi.port, "power on");
+    const instance = this.launch(pi)(pi, report);
+    this.running.set(pi.port, instance);
   }
 
   private async off(pi: BenchPi): Promise<void> {

@@ -71,7 +71,7 @@ export function progressRows(
 ): ProgressRow[] {
   const byPort = new Map(api.map((a) => [a.port, a]));
   return pis.map((pi) => {
-    const rail = rails.get(pi.port) ?? { powerOns: 0 };
+    const rail = rails.get(pi.port) ?? { powerOns: 0, attempts: 0 };
     const stage = stageOf(rail, byPort.get(pi.port));
     const since = clock.observe(pi.port, stage, now);
     const stuck = stage !== "off" && stage !== "up" && stage !== "failed" && now - since > stuckMs;
@@ -83,7 +83,11 @@ export function progressRows(
       stage,
       ...(rail.poweredAt === undefined ? {} : { seconds: (now - rail.poweredAt) / 1000 }),
       stuck,
-      ...(rail.failed ? { note: rail.failed } : stuck ? { note: `no progress for ${Math.round((now - since) / 1000)} s` } : {}),
+      ...(rail.failed
+        ? { note: rail.failed }
+        : stuck
+          ? { note: `no progress for ${Math.round((now - since) / 1000)} s${rail.lastFailure ? `; attempt ${rail.attempts - 1}: ${rail.lastFailure}` : ""}` }
+          : {}),
     };
   });
 }
