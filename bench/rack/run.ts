@@ -8,7 +8,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { benchLayout, shapeProblems, type BenchLayout, type BenchPiModel } from "./layout.ts";
 import { removeLeftovers } from "./netns.ts";
-import { protocolPiLauncher, type PiLauncher } from "./pi-process.ts";
+import { protocolPiLauncher } from "./pi-process.ts";
+import { qemuPiLauncher } from "./qemu-launcher.ts";
 import { PowerRail } from "./power-rail.ts";
 import { allSettled, progressRows, renderProgress, StageClock, type ApiPi, type ProgressRow } from "./progress.ts";
 import { BenchRack } from "./rack.ts";
@@ -33,10 +34,29 @@ export interface BenchRunOptions {
   readonly tmpDir: string;
   readonly out: NodeJS.WriteStream;
   readonly signal: AbortSignal;
-  /** QEMU Pis; absent until bench/qemu provides them. */
-  readonly qemuLauncher?: (rack: BenchRack) => PiLauncher;
-  /** Artifacts (firmware dir, golden image) when not given: bench/qemu prepares them. */
-  readonly prepareArtifacts?: (say: (line: string) => void) => Promise<{ firmwareDir: string; imageDir: string }>;
+  /** bench/qemu's cache of artifacts and the golden image (default /var/cache/pirack-bench). */
+  readonly cacheDir?: string;
+}
+
+/** The firmware directory and golden image from bench/qemu's cache, built on first use. */
+async function prepare(cacheDir: string | undefined, say: (line: string) => void): Promise<{ firmwareDir: string; imageDir: string }> {
+  const { ensureGoldenImage, prepareArtifacts } = await import("../qemu/index.ts");
+  say("boot artifacts from Debian's archive (arm64 kernel, raspi-firmware, DTBs, initramfs)");
+  const artifacts = await prepareArtifacts({ ...(cacheDir ? { cacheDir } : {}), onStep: (step) => say(`  artifacts: ${step}`) });
+  say(`  ${artifacts.cacheHit ? "cached" : "built"}: ${artifacts.firmwareDir}`);
+  say("golden image (pirack image build --arch arm64; minutes under qemu-user when not cached)");
+  let lastLine = 0;
+  const golden = await ensureGoldenImage({
+    ...(cacheDir ? { cacheDir } : {}),
+    onLine: (line) => {
+      // The build's progress lines come fast; one every few seconds is enough here.
+      if (Date.now() - lastLine < 5000) return;
+      lastLine = Date.now();
+      say(`  image: ${line.slice(0, 120)}`);
+    },
+  });
+  say(`  ${golden.cacheHit ? "cached" : `built in ${golden.buildSeconds.toFixed(0)} s`}: ${golden.path}`);
+  return { firmwareDir: artifacts.firmwareDir, imageDir: golden.path };
 }
 
 const REQUIRED_TOOLS = ["ip", "ovs-vsctl", "ovs-vswitchd", "ovsdb-server", "ovsdb-tool", "ganesha.nfsd", "rpcbind", "rpcinfo", "ssh-keyscan"];
@@ -55,7 +75,6 @@ export async function runBench(opts: BenchRunOptions): Promise<number> {
   if (process.getuid?.() !== 0) problems.push("the bench builds network namespaces: run it as root (sudo)");
   const missing = await missingTools(opts.qemu > 0);
   if (missing.length > 0) problems.push(`missing tools: ${missing.join(", ")} (sudo ./bench/up installs them)`);
-  if (opts.qemu > 0 && !opts.qemuLauncher) problems.push("QEMU Pis are not available in this checkout (bench/qemu); use --qemu 0");
   if (problems.length > 0) throw new BenchUsageError(problems);
 
   const gone = await removeLeftovers(opts.tmpDir);
@@ -65,8 +84,7 @@ export async function runBench(opts: BenchRunOptions): Promise<number> {
   await mkdir(runDir, { recursive: true });
   let artifacts = opts.firmwareDir && opts.imageDir ? { firmwareDir: opts.firmwareDir, imageDir: opts.imageDir } : undefined;
   if (!artifacts) {
-    if (!opts.prepareArtifacts) throw new BenchUsageError(["--firmware and --image are needed in this checkout (bench/qemu prepares them otherwise)"]);
-    const prepared = await opts.prepareArtifacts(say);
+    const prepared = await prepare(opts.cacheDir, say);
     artifacts = { firmwareDir: opts.firmwareDir ?? prepared.firmwareDir, imageDir: opts.imageDir ?? prepared.imageDir };
   }
   const logsDir = opts.logsDir ?? join(runDir, "logs");
@@ -78,8 +96,8 @@ export async function runBench(opts: BenchRunOptions): Promise<number> {
     const address = await rack.api.listen(opts.listen.host, opts.listen.port);
     say(`dashboard and API: http://${address.host}:${address.port}/ (pirack status|power --api http://${address.host}:${address.port})`);
     const protocol = protocolPiLauncher({ exportsDir: rack.paths.exports, logsDir });
-    const qemu = opts.qemuLauncher?.(rack);
-    rail = new PowerRail(layout.pis, (pi) => (pi.kind === "qemu" && qemu ? qemu : protocol), (port, what) => say(`port ${port}: ${what}`));
+    const qemu = qemuPiLauncher({ exportsDir: rack.paths.exports, logsDir, fetchRoot: join(runDir, "fetch"), publicNamespace: layout.namespaces.public });
+    rail = new PowerRail(layout.pis, (pi) => (pi.kind === "qemu" ? qemu : protocol), (port, what) => say(`port ${port}: ${what}`));
     const powerRail = rail;
     rack.switch.on("poe", (port, powered) => void powerRail.set(port, powered));
     return await watch(layout, rack, powerRail, opts, say);
