@@ -199,7 +199,7 @@ async function run(opts: PiBootOptions, emit: (stage: PiStage, details?: Record<
   if (!root) throw new BootFailure(`cmdline.txt has no nfsroot=: ${cmdlineText.trim()}`);
   const nfsServer = root.server ?? server;
   const marker = `${opts.serial} ${opts.model} ${opts.mac} ${new Date().toISOString()}\n`;
-  const visit = await visitNfsRoot(link, { ...root, server: nfsServer }, { publicVlan: opts.publicVlan ?? 131, marker, timeoutMs: 20_000 });
+  const visit = await visitNfsRoot(link, { ...root, server: nfsServer }, { publicVlan: opts.publicVlan ?? 131, marker, timeoutMs: 20_000, mountTimeoutMs: 60_000 });
   emit("nfs", { url: visit.url, hostname: visit.hostname, publicStanza: visit.publicStanza.split("\n").filter((l) => l.trim() && !l.startsWith("#")) });
   emit("up", { marker: BOOT_MARKER_PATH });
 }

@@ -64,11 +64,15 @@ function inNamespace<T>(netns: string | undefined, fn: () => T): T {
   }
   try {
     if (c.setns(target, CLONE_NEWNET) < 0) throw new Error(`setns into ${netns} failed (errno ${koffi.errno()})`);
+    let outcome: { value: T } | { error: unknown };
     try {
-      return fn();
-    } finally {
-      if (c.setns(home, CLONE_NEWNET) < 0) throw new Error(`setns back from ${netns} failed (errno ${koffi.errno()}): the process is in the wrong namespace`);
+      outcome = { value: fn() };
+    } catch (error) {
+      outcome = { error };
     }
+    if (c.setns(home, CLONE_NEWNET) < 0) throw new Error(`setns back from ${netns} failed (errno ${koffi.errno()}): the process is in the wrong namespace`);
+    if ("error" in outcome) throw outcome.error;
+    return outcome.value;
   } finally {
     c.close(home);
     c.close(target);

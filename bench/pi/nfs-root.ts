@@ -26,15 +26,27 @@ const url = (server: string, path: string, version: 3 | 4) => `nfs://${server}${
 
 async function nfsTool(link: PiLink, tool: string, args: string[], timeoutMs: number): Promise<string> {
   const cmd = link.netns ? ["ip", ["netns", "exec", link.netns, tool, ...args]] as const : [tool, args] as const;
-  const r = await execa(cmd[0], [...cmd[1]], { reject: false, timeout: timeoutMs, encoding: "utf8" });
+  const r = await execa(cmd[0], [...cmd[1]], { reject: false, timeout: timeoutMs, encoding: "utf8", stripFinalNewline: false });
   if (r.exitCode !== 0) throw new Error(`${tool} ${args.join(" ")} failed (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim()}`);
   return String(r.stdout);
 }
 
 /** Reads the two files, writes `marker` text to BOOT_MARKER_PATH and checks it reads back the same. */
-export async function visitNfsRoot(link: PiLink, root: NfsRoot & { server: string }, input: { publicVlan: number; marker: string; timeoutMs: number }): Promise<NfsRootVisit> {
+export async function visitNfsRoot(link: PiLink, root: NfsRoot & { server: string }, input: { publicVlan: number; marker: string; timeoutMs: number; mountTimeoutMs: number }): Promise<NfsRootVisit> {
   const at = (p: string) => url(root.server, `${root.path.replace(/\/$/, "")}${p}`, root.version);
-  const hostname = (await nfsTool(link, "nfs-cat", [at("/etc/hostname")], input.timeoutMs)).trim();
+  // The first read is the mount: like the kernel's nfsroot, keep trying while the server has no export yet
+  // (pirack clones and exports a root only after the Pi's first DHCP request).
+  const mountBy = Date.now() + input.mountTimeoutMs;
+  let hostname: string;
+  for (;;) {
+    try {
+      hostname = (await nfsTool(link, "nfs-cat", [at("/etc/hostname")], input.timeoutMs)).trim();
+      break;
+    } catch (err) {
+      if (Date.now() > mountBy) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
   const publicStanza = await nfsTool(link, "nfs-cat", [at(`/etc/network/interfaces.d/eth0.${input.publicVlan}`)], input.timeoutMs);
   const work = await mkdtemp(join(tmpdir(), "pirack-bench-pi-"));
   try {

@@ -87,13 +87,18 @@ export async function tftpRead(deps: TftpClientDeps, server: string, name: strin
   return new Promise<ReadResult>((resolve) => {
     let retry: NodeJS.Timeout | undefined;
     let done = false;
-    const finish = (result: ReadResult) => {
+    // `parting`: the last packet (final ACK, "Early terminate") goes out before the socket closes; closing
+    // right after dgram's send() would drop it, and the server would keep retransmitting to a gone client.
+    const finish = (result: ReadResult, parting?: { bytes: Buffer; port: number }) => {
       if (done) return;
       done = true;
       clearTimeout(retry);
       clearTimeout(budget);
-      socket.close();
-      resolve(result);
+      const sent = parting ? socket.send(parting.bytes, parting.port, server).catch(() => undefined) : Promise.resolve();
+      void sent.then(() => {
+        socket.close();
+        resolve(result);
+      });
     };
     const send = (bytes: Buffer, port: number) => {
       last = bytes;
@@ -128,14 +133,12 @@ export async function tftpRead(deps: TftpClientDeps, server: string, name: strin
         if (expected !== 1) return; // duplicate OACK after DATA started
         const tsize = packet.options["tsize"] === undefined ? null : Number(packet.options["tsize"]);
         if (opts.probe) {
-          socket.send(encodeError(0, "Early terminate"), from.port, server).catch(() => undefined);
-          finish({ status: "probed", name, size: tsize });
+          finish({ status: "probed", name, size: tsize }, { bytes: encodeError(0, "Early terminate"), port: from.port });
           return;
         }
         const granted = packet.options["blksize"] === undefined ? 512 : Number(packet.options["blksize"]);
         if (!Number.isInteger(granted) || granted < 8 || granted > (profile.blockSize ?? 512)) {
-          socket.send(encodeError(8, "bad blksize"), from.port, server).catch(() => undefined);
-          finish({ status: "failed", name, reason: `server granted blksize ${packet.options["blksize"]}` });
+          finish({ status: "failed", name, reason: `server granted blksize ${packet.options["blksize"]}` }, { bytes: encodeError(8, "bad blksize"), port: from.port });
           return;
         }
         blockSize = granted;
@@ -145,8 +148,7 @@ export async function tftpRead(deps: TftpClientDeps, server: string, name: strin
       if (packet.kind !== "data") return;
       if (opts.probe) {
         // A server that ignores options answers with DATA 1 at once; the Pi aborts the same way.
-        socket.send(encodeError(0, "Early terminate"), from.port, server).catch(() => undefined);
-        finish({ status: "probed", name, size: null });
+        finish({ status: "probed", name, size: null }, { bytes: encodeError(0, "Early terminate"), port: from.port });
         return;
       }
       if (packet.block !== (expected & 0xffff)) {
@@ -162,8 +164,7 @@ export async function tftpRead(deps: TftpClientDeps, server: string, name: strin
       if (opts.keep) chunks.push(Buffer.from(packet.data));
       expected += 1;
       if (packet.data.length < blockSize) {
-        socket.send(encodeAck(packet.block), from.port, server).catch(() => undefined);
-        finish({ status: "ok", name, size, sha256: hash.digest("hex"), data: opts.keep ? Buffer.concat(chunks) : null, blockSize, packets, durationMs: deps.now() - started });
+        finish({ status: "ok", name, size, sha256: hash.digest("hex"), data: opts.keep ? Buffer.concat(chunks) : null, blockSize, packets, durationMs: deps.now() - started }, { bytes: encodeAck(packet.block), port: from.port });
         return;
       }
       send(encodeAck(packet.block), from.port);
