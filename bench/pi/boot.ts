@@ -10,7 +10,7 @@ import { prefixLength } from "./dhcp-packets.ts";
 import { runDhcpStage, type Lease } from "./dhcp-client.ts";
 import { dhcpStages, MODEL_PROFILES, parseConfigTxt, parseNfsRoot, PI3_FIRMWARE_TFTP, PI4_TFTP, PI5_TFTP, ROM_TFTP, type PiModel, type TftpProfile } from "./models.ts";
 import { acceptAnyAddress, openPiSocket, releaseAnyAddress, takeAddress, type PiLink, type PiSocket } from "./net.ts";
-import { visitNfsRoot, BOOT_MARKER_PATH } from "./nfs-root.ts";
+import { visitNfsRoot } from "./nfs-root.ts";
 import { tftpRead, type ReadOptions, type ReadResult } from "./tftp-client.ts";
 
 /** Stage names, in boot order; `failed` ends a boot anywhere. */
@@ -201,7 +201,7 @@ async function run(opts: PiBootOptions, emit: (stage: PiStage, details?: Record<
   const marker = `${opts.serial} ${opts.model} ${opts.mac} ${new Date().toISOString()}\n`;
   const visit = await visitNfsRoot(link, { ...root, server: nfsServer }, { publicVlan: opts.publicVlan ?? 131, marker, timeoutMs: 20_000, mountTimeoutMs: 60_000 });
   emit("nfs", { url: visit.url, hostname: visit.hostname, publicStanza: visit.publicStanza.split("\n").filter((l) => l.trim() && !l.startsWith("#")) });
-  emit("up", { marker: BOOT_MARKER_PATH });
+  emit("up", { marker: visit.markerPath });
 }
 
 /** Writes what a QEMU Pi boots: kernel.img, initrd.img (when fetched), cmdline.txt, config.txt, the DTB. */

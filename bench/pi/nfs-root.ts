@@ -20,6 +20,8 @@ export interface NfsRootVisit {
   readonly hostname: string;
   readonly publicStanza: string;
   readonly marker: string;
+  /** Where in the root it was written. */
+  readonly markerPath: string;
 }
 
 const url = (server: string, path: string, version: 3 | 4) => `nfs://${server}${path}?version=${version}`;
@@ -48,15 +50,18 @@ export async function visitNfsRoot(link: PiLink, root: NfsRoot & { server: strin
     }
   }
   const publicStanza = await nfsTool(link, "nfs-cat", [at(`/etc/network/interfaces.d/eth0.${input.publicVlan}`)], input.timeoutMs);
+  // nfs-cp cannot overwrite (NFS3ERR_EXIST), and a Pi boots more than once on the bench (power cycles): the first
+  // boot writes BOOT_MARKER_PATH, every later one a file of its own beside it (integration glue for the rack).
+  const markerPath = (await nfsTool(link, "nfs-cat", [at(BOOT_MARKER_PATH)], input.timeoutMs).then(() => true, () => false)) ? `${BOOT_MARKER_PATH}.${Date.now()}` : BOOT_MARKER_PATH;
   const work = await mkdtemp(join(tmpdir(), "pirack-bench-pi-"));
   try {
     const local = join(work, "booted");
     await writeFile(local, input.marker);
-    await nfsTool(link, "nfs-cp", [local, at(BOOT_MARKER_PATH)], input.timeoutMs);
+    await nfsTool(link, "nfs-cp", [local, at(markerPath)], input.timeoutMs);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  const back = await nfsTool(link, "nfs-cat", [at(BOOT_MARKER_PATH)], input.timeoutMs);
+  const back = await nfsTool(link, "nfs-cat", [at(markerPath)], input.timeoutMs);
   if (back !== input.marker) throw new Error(`marker read back differs: wrote ${JSON.stringify(input.marker)}, read ${JSON.stringify(back)}`);
-  return { url: url(root.server, root.path, root.version), hostname, publicStanza, marker: input.marker };
+  return { url: url(root.server, root.path, root.version), hostname, publicStanza, marker: input.marker, markerPath };
 }
