@@ -1,7 +1,7 @@
 /**
  * The bench's per-Pi progress (pure): boot stages come from pirack's API (`GET /api/v1/pis`); the bench adds only
  * `power` (PoE on, the Pi not yet heard from since) and `up` (the Pi itself reported in). A Pi whose stage has
- * not moved for `stuckMs` is marked stuck.
+ * not moved for `stuckMs` (six times that in the kernel and nfs stages) is marked stuck.
  */
 import type { BenchPi } from "./layout.ts";
 import type { RailState } from "./power-rail.ts";
@@ -74,7 +74,10 @@ export function progressRows(
     const rail = rails.get(pi.port) ?? { powerOns: 0, attempts: 0 };
     const stage = stageOf(rail, byPort.get(pi.port));
     const since = clock.observe(pi.port, stage, now);
-    const stuck = stage !== "off" && stage !== "up" && stage !== "failed" && now - since > stuckMs;
+    // The kernel stage holds a 33 MB lock-step TFTP transfer and, for a QEMU Pi, the whole guest boot: it may
+    // rightly sit still for minutes.
+    const limitMs = stage === "kernel" || stage === "nfs" ? stuckMs * 6 : stuckMs;
+    const stuck = stage !== "off" && stage !== "up" && stage !== "failed" && now - since > limitMs;
     return {
       port: pi.port,
       kind: pi.kind,
