@@ -105,7 +105,8 @@ export class BenchRack {
     await writeFile(exportsFile, "# pirack writes the EXPORT blocks here\n");
     const conf = join(this.sysroot, "etc/ganesha/ganesha.conf");
     await writeFile(conf, renderGaneshaMainConfig({ exportsFile }));
-    const ganesha = await startGanesha(ns.fileserver, conf, join(this.sysroot, "run/ganesha"));
+    // A busy machine can take well over ganesha's usual second to register with rpcbind.
+    const ganesha = await startGanesha(ns.fileserver, conf, join(this.sysroot, "run/ganesha"), 180_000);
     this.undo.push(async () => {
       await ganesha.stop();
       await copyFile(ganesha.logFile, join(inputs.logsDir, "ganesha.log")).catch(() => undefined);

@@ -68,7 +68,7 @@ describe.skipIf(!isRoot() || !hasOvs)("pirack bench with 8 protocol Pis (root, O
     const port = await freeTcpPort();
     apiUrl = `http://127.0.0.1:${port}`;
     const args = ["bench", "--pis", "8", "--qemu", "0", "--models", "3b,3b+,4,5", "--firmware", firmware, "--image", join(dir, "images/golden"), "--listen", `127.0.0.1:${port}`, "--logs", join(dir, "logs")];
-    bench = execa(process.execPath, [join(repo, "bin/pirack.mjs"), ...args], { reject: false, buffer: false, stdout: "pipe", stderr: "pipe", env: { FORCE_COLOR: "0" } });
+    bench = execa(process.execPath, [join(repo, "bin/pirack.mjs"), ...args], { reject: false, buffer: false, stdout: "pipe", stderr: "pipe", env: { FORCE_COLOR: "0" }, forceKillAfterDelay: false });
     for (const stream of [bench.stdout!, bench.stderr!]) createInterface({ input: stream }).on("line", (text) => lines.push({ at: Date.now(), text }));
     await waitForLine(/\d+ of 8 Pis up/, 540_000);
   }, 600_000);

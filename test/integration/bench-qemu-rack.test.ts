@@ -40,6 +40,8 @@ describe.skipIf(!isRoot() || tools.exitCode !== 0)("pirack bench with a QEMU Pi 
       buffer: false,
       stdout: "pipe",
       stderr: "pipe",
+      // Teardown after SIGTERM takes seconds; execa's default would SIGKILL the bench 5 s into it.
+      forceKillAfterDelay: false,
     });
     for (const s of [bench.stdout!, bench.stderr!]) createInterface({ input: s }).on("line", (l) => lines.push(l));
     // First use builds the artifacts and the golden image (minutes under qemu-user), then the boot itself.
@@ -70,6 +72,7 @@ describe.skipIf(!isRoot() || tools.exitCode !== 0)("pirack bench with a QEMU Pi 
     const pid = bench!.pid;
     bench!.kill("SIGTERM");
     await Promise.race([bench!, new Promise((r) => setTimeout(r, 90_000))]);
+    await new Promise((r) => setTimeout(r, 1000)); // the last lines may still be in the pipe
     expect(lines.some((l) => /bench removed/.test(l)), lines.slice(-10).join("\n")).toBe(true);
     expect((await execa("ip", ["netns", "list"])).stdout.split("\n").filter((n) => n.startsWith(`pirack-bench-${pid}-`))).toEqual([]);
     expect((await readdir("/var/tmp")).filter((n) => n === `pirack-bench-${pid}`)).toEqual([]);
