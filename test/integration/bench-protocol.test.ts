@@ -70,7 +70,10 @@ describe.skipIf(!isRoot() || !hasOvs)("pirack bench with 8 protocol Pis (root, O
     const args = ["bench", "--pis", "8", "--qemu", "0", "--models", "3b,3b+,4,5", "--firmware", firmware, "--image", join(dir, "images/golden"), "--listen", `127.0.0.1:${port}`, "--logs", join(dir, "logs")];
     bench = execa(process.execPath, [join(repo, "bin/pirack.mjs"), ...args], { reject: false, buffer: false, stdout: "pipe", stderr: "pipe", env: { FORCE_COLOR: "0" }, forceKillAfterDelay: false });
     for (const stream of [bench.stdout!, bench.stderr!]) createInterface({ input: stream }).on("line", (text) => lines.push({ at: Date.now(), text }));
-    await waitForLine(/\d+ of 8 Pis up/, 540_000);
+    await waitForLine(/\d+ of 8 Pis up/, 540_000).catch(async (err: Error) => {
+      const serveLog = await readFile(join(dir, "logs/serve.log"), "utf8").catch(() => "(no serve.log)");
+      throw new Error(`${err.message}\n--- serve.log (last lines) ---\n${serveLog.split("\n").slice(-15).join("\n")}`);
+    });
   }, 600_000);
 
   afterAll(async () => {
