@@ -201,6 +201,58 @@ program
     }
   });
 
+program
+  .command("bench")
+  .description("build the bench rack in network namespaces (simulated PoE switch, Open vSwitch wiring, ganesha, emulated Pis) and run the appliance on it")
+  .option("--pis <n>", "Pis on the shelf", "8")
+  .option("--qemu <k>", "of them, QEMU Pis (on the first ports); the rest are protocol Pis", "1")
+  .option("--models <list>", "models of the protocol Pis, cycled over their ports: 3b, 3b+, 4, 5", "3b,3b+,4,5")
+  .option("--exit", "tear down once every Pi is up (or failed), print the status table; exit 0 only if all came up")
+  .option("--logs <dir>", "keep serve.log, pi<port>.console.log, switch.log (and the OVS and ganesha logs) here")
+  .option("--listen <host:port>", "loopback address of the dashboard and API", "127.0.0.1:8067")
+  .option("--firmware <dir>", "boot files pirack serves (default: prepared by the bench from Debian packages)")
+  .option("--image <dir>", "golden image the Pi roots are cloned from (default: the bench's arm64 image)")
+  .option("--timeout <seconds>", "Pis not up after this long are reported failed", "900")
+  .action(async (opts: { pis: string; qemu: string; models: string; exit?: boolean; logs?: string; listen: string; firmware?: string; image?: string; timeout: string }) => {
+    const bench = await import("../bench/rack/index.ts");
+    const m = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):(\d{1,5})$/.exec(opts.listen);
+    if (!m) throw new CliFailure(`--listen must be a loopback host:port (the bench adds nothing outside its namespaces), got "${opts.listen}"`, EXIT_CONFIG);
+    let models;
+    try {
+      models = bench.parseModels(opts.models);
+    } catch (err) {
+      throw new CliFailure((err as Error).message, EXIT_CONFIG);
+    }
+    const controller = new AbortController();
+    // `on`, not `once`: execa's signal-exit re-raises a signal that finds no other listener left, which would
+    // kill the bench before its teardown ran.
+    const stop = () => controller.abort();
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    try {
+      const code = await bench.runBench({
+        pis: Number(opts.pis),
+        qemu: Number(opts.qemu),
+        models,
+        exit: opts.exit ?? false,
+        ...(opts.logs ? { logsDir: resolve(opts.logs) } : {}),
+        listen: { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) },
+        ...(opts.firmware ? { firmwareDir: resolve(opts.firmware) } : {}),
+        ...(opts.image ? { imageDir: resolve(opts.image) } : {}),
+        timeoutMs: Number(opts.timeout) * 1000,
+        stuckMs: 20_000,
+        tmpDir: "/var/tmp",
+        out: process.stdout,
+        signal: controller.signal,
+      });
+      process.exit(code);
+    } catch (err) {
+      if (err instanceof bench.BenchUsageError) throw new CliFailure(`bench: ${err.problems.length} problem(s):\n  ${err.problems.join("\n  ")}`, EXIT_CONFIG);
+      if (err instanceof bench.BenchInterrupted) process.exit(130);
+      throw err;
+    }
+  });
+
 registerRootfsCommands(program);
 
 try {

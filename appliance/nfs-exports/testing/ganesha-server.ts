@@ -43,7 +43,7 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs: num
 }
 
 /** Starts ganesha with `conf` in namespace `ns`; resolves once NFS and MOUNT answer on loopback. */
-export async function startGanesha(ns: string, conf: string, workDir: string): Promise<GaneshaServer> {
+export async function startGanesha(ns: string, conf: string, workDir: string, timeoutMs = 30_000): Promise<GaneshaServer> {
   const pidFile = join(workDir, "ganesha.pid");
   const logFile = join(workDir, "ganesha.log");
   const child: ResultPromise = execa("ip", ["netns", "exec", ns, "unshare", "--mount", "bash", "-c", SCRIPT, "ganesha-up", workDir, conf], { reject: false });
@@ -56,7 +56,7 @@ export async function startGanesha(ns: string, conf: string, workDir: string): P
         return /\bmountd\b/.test(r.stdout) && /\bnfs\b/.test(r.stdout);
       },
       "ganesha to register NFS and MOUNT",
-      30_000,
+      timeoutMs,
     );
   } catch (err) {
     child.kill("SIGKILL");
