@@ -37,6 +37,33 @@ export const workloadsSchema = z
         name: sqlName.default("wordpress"),
         user: sqlName.default("wordpress"),
         port: z.number().int().min(1).max(65535).default(3306),
+        /** Account the replica (and a re-cloning old primary) uses to read the primary; never the site's. */
+        replicationUser: sqlName.default("pirack_repl"),
+        /** The db Pi that starts as primary (default: the first db Pi by port); failover changes it at run time. */
+        primary: label.optional(),
+        /** InnoDB buffer pool per db Pi: 256 MiB is a quarter of a 1 GB Pi 3. */
+        bufferPoolMb: z.number().int().min(8).max(65_536).default(256),
+        /** TCP port of each db Pi's health endpoint (systemd socket, `GET /`, `/primary`, `/replica`). */
+        healthPort: z.number().int().min(1).max(65535).default(8306),
+        /** `/replica` answers 200 only while Seconds_Behind_Master is at most this. */
+        maxLagSeconds: z.number().int().min(0).max(86_400).default(5),
+        failover: z
+          .strictObject({
+            /** false: pirack reports a dead primary but never fences or promotes by itself. */
+            enabled: z.boolean().default(true),
+            /** Health poll of each db Pi; also the web Pis' HAProxy check interval. */
+            intervalMs: z.number().int().min(100).max(60_000).default(500),
+            timeoutMs: z.number().int().min(50).max(30_000).default(1000),
+            /** Failed polls in a row before the primary counts as dead. */
+            fails: z.number().int().min(1).max(20).default(2),
+            /** Longest wait for the replica to apply its relay log before promotion. */
+            catchUpMs: z.number().int().min(100).max(600_000).default(10_000),
+            /** Failed polls of the replica in a row before the primary is let run alone (semi-sync off). */
+            replicaFails: z.number().int().min(1).max(1000).default(6),
+            /** Re-clone a fenced old primary as a replica by itself (else `pirack workloads rejoin <port>`). */
+            autoRejoin: z.boolean().default(false),
+          })
+          .prefault({}),
       })
       .prefault({}),
     web: z
@@ -103,6 +130,12 @@ export function checkWorkloads(w: Partial<WorkloadsConfig> | undefined, pis: rea
     if (!webs.includes(name)) problems.push(`workloads.cdn.weights.${name}: not a web Pi (web Pis: ${webs.join(", ") || "none"})`);
     else if (weight === 0 && webs.length === 1) problems.push(`workloads.cdn.weights.${name}: the only web Pi cannot have weight 0`);
   }
+  const dbs = pis.filter((p) => p.role === "db").map((p) => p.name);
+  const dbPrimary = w?.db?.primary;
+  if (dbPrimary !== undefined && !dbs.includes(dbPrimary)) {
+    problems.push(`workloads.db.primary: ${dbPrimary} is not a db Pi (db Pis: ${dbs.join(", ") || "none"})`);
+  }
+  if (dbs.length > 2) problems.push(`pis: ${dbs.length} Pis have role db (${dbs.join(", ")}); the db role is one primary and one replica`);
   if (webs.length > 0 && webs.every((n) => (w?.cdn?.weights ?? {})[n] === 0)) {
     problems.push("workloads.cdn.weights: every web Pi has weight 0; the CDN would have no upstream");
   }
