@@ -6,6 +6,7 @@
  * Pi's namespace, PoE on boots it (prepare, mariadbd, init, the health socket).
  */
 import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { chmod, chown, mkdir, rename, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
@@ -77,6 +78,8 @@ export async function renderRigDb(spec: RigSpec, db: RigDb, primary: string): Pr
 export async function bootRigDb(spec: RigSpec, db: RigDb): Promise<void> {
   const layout = layoutUnder(db.root);
   const f = layoutFiles(layout);
+  await mkdir(layout.tmpDir, { recursive: true });
+  await chmod(layout.tmpDir, 0o1777);
   await nsRun(db.ns, "bash", [f.prepareScript]);
   const child = spawn("ip", ["netns", "exec", db.ns, "mariadbd", `--defaults-file=${layout.mainConfig}`, `--log-error=${db.root}/mariadb.err`], { stdio: "ignore", detached: true });
   child.unref();
@@ -196,4 +199,23 @@ export function siteSqlOn(spec: RigSpec, db: RigDb, sql: string) {
 /** Runs SQL as root on a db Pi over its socket (the test's view inside the Pi). */
 export function localSql(db: RigDb, sql: string) {
   return execa("ip", ["netns", "exec", db.ns, "mariadb", `--defaults-file=${layoutFiles(layoutUnder(db.root)).localClient}`, "-N", "-B", "-e", sql], { reject: false, timeout: 10_000 });
+}
+
+/** kill -9 of this Pi's mariadbd only (by pid from its namespace; never by name across the host). */
+export function crashRigMariadbd(db: RigDb): number {
+  const pids = execFileSync("ip", ["netns", "pids", db.ns]).toString().split(/\s+/).filter(Boolean);
+  let killed = 0;
+  for (const pid of pids) {
+    let comm = "";
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+      continue; // Exited meanwhile.
+    }
+    if (comm !== "mariadbd") continue;
+    process.kill(Number(pid), "SIGKILL");
+    killed++;
+  }
+  if (killed === 0) throw new Error(`no mariadbd runs in ${db.ns}`);
+  return killed;
 }

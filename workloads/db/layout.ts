@@ -17,6 +17,8 @@ export interface DbLayout {
   readonly confDir: string;
   /** The health and init scripts. */
   readonly libexecDir: string;
+  /** mariadbd's temporary files (per test root, so servers on one host never share one). */
+  readonly tmpDir: string;
 }
 
 /** Debian bookworm's paths, as the Pi sees them. */
@@ -28,6 +30,7 @@ export const debianLayout: DbLayout = {
   mainConfig: "/etc/mysql/my.cnf",
   confDir: "/etc/mysql/pirack",
   libexecDir: "/usr/local/lib/pirack",
+  tmpDir: "/tmp",
 };
 
 /** The same layout with every path under `root` (tests and the failover benchmark). */
@@ -42,6 +45,7 @@ export function layoutUnder(root: string): DbLayout {
     mainConfig: at(debianLayout.serverConfig),
     confDir: at(debianLayout.confDir),
     libexecDir: at(debianLayout.libexecDir),
+    tmpDir: at(debianLayout.tmpDir),
   };
 }
 

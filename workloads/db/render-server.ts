@@ -18,6 +18,7 @@ user                    = mysql
 datadir                 = ${l.datadir}
 socket                  = ${l.socket}
 pid-file                = ${l.pidFile}
+tmpdir                  = ${l.tmpDir}
 # Every address: the web Pis and the replica come over the public VLAN, pirack over the storage /30.
 # Accounts are bound to the addresses they may come from (see init.sql).
 bind-address            = *
