@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot, TestBed, waitFor } from "../support/netns.ts";
 import { buildRigNetwork, crashRigMariadbd, localSql, rigToolsPresent, siteSql, siteSqlOn, startRigProxy, type RigSpec } from "../support/workloads-db-rig.ts";
@@ -114,4 +115,45 @@ describe.skipIf(skip !== "")(`db role and failover in namespaces ${skip}`, () =>
     await waitEvent((e) => e.event === "log" && e.msg === "semi-sync on", "semi-sync on again", 30_000, since);
     expect((await localSql(db2!, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'")).stdout).toContain("ON");
   }, 240_000);
+
+  it("partition of the primary (alive and writable on its own): fenced before promotion, no write through the proxy reaches it", async () => {
+    const [db1, db2] = spec.dbs;
+    const acked: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await siteSql(spec, `INSERT INTO posts (body) VALUES ('pre-partition-${i}'); SELECT LAST_INSERT_ID()`);
+      if (r.exitCode === 0) acked.push(Number(r.stdout.trim()));
+    }
+    expect(acked).toHaveLength(10);
+    const since = events.length;
+    const cutAt = Date.now();
+    await execa("ip", ["-n", db2!.ns, "link", "set", "eth0", "down"]);
+    // Still alive and writable from itself: this is why a promotion without a fence would split the brain.
+    expect((await localSql(db2!, "SELECT @@read_only")).stdout.trim()).toBe("0");
+    const accepted: number[] = [];
+    for (;;) {
+      const r = await siteSql(spec, "INSERT INTO posts (body) VALUES ('during-partition'); SELECT LAST_INSERT_ID()", 2000);
+      if (r.exitCode === 0) {
+        accepted.push(Number(r.stdout.trim()));
+        break;
+      }
+      if (Date.now() - cutAt > 60_000) throw new Error(`no write accepted within 60 s: ${r.stderr}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const firstWriteMs = Date.now() - cutAt;
+    const lost = events.slice(since).find((e) => e.event === "power lost" && e.node === db2!.name);
+    const promoted = await waitEvent((e) => e.event === "log" && e.msg === "promoted", "promotion", 10_000, since);
+    expect(promoted.node).toBe(db1!.name);
+    expect(lost).toBeDefined();
+    expect(lost!.wall).toBeLessThan(promoted.wall);
+    console.log(`partition failover: first write through the proxy ${firstWriteMs} ms after the cut; controller ${JSON.stringify(promoted)}`);
+    for (let i = 0; i < 5; i++) {
+      const r = await siteSql(spec, "INSERT INTO posts (body) VALUES ('after-partition'); SELECT LAST_INSERT_ID()");
+      expect(r.exitCode).toBe(0);
+      accepted.push(Number(r.stdout.trim()));
+    }
+    const rows = new Set((await localSql(db1!, "SELECT id FROM wordpress.posts")).stdout.split("\n").map(Number));
+    for (const id of [...acked, ...accepted]) expect(rows.has(id)).toBe(true);
+    // The fenced old primary is powered off: nothing answers there any more.
+    expect((await localSql(db2!, "SELECT 1")).exitCode).not.toBe(0);
+  }, 120_000);
 });
