@@ -20,6 +20,7 @@ import {
   type RenderedFile,
   type RoleName,
   type Secrets,
+  uploadsShares,
 } from "../workloads/index.ts";
 
 /** A Pi model as the DHCP layer names it from option 97 and the MAC ("3B", "3B+", "4B", "5", "3-family", ...). */
@@ -92,6 +93,8 @@ export interface WorkloadsPlan {
   readonly images: Readonly<Record<string, string>>;
   /** Files inside each role node's root, by node name. */
   readonly files: Readonly<Record<string, readonly RenderedFile[]>>;
+  /** Fileserver shares the roles mount (the web uploads), one exports line per client. */
+  readonly shares: readonly { readonly path: string; readonly clientAddress: string; readonly options: readonly string[] }[];
 }
 
 /** The role nodes of the rack (Pis with a role other than none), in port order. */
@@ -113,6 +116,7 @@ export function planWorkloads(config: Config, ports: readonly PortPlan[], secret
     cluster,
     images: Object.fromEntries(cluster.nodes.map((n) => [n.name, roleImageName(config.image, n.role)])),
     files: Object.fromEntries(files),
+    shares: uploadsShares(cluster, config.workloads.site.name),
   };
 }
 
@@ -190,6 +194,7 @@ export function planPort(config: Config, port: number, learned?: LearnedPi): Por
 /** Plans the whole rack from config and what has been learned about Pis (by port). */
 export function planRack(config: Config, learned: ReadonlyMap<number, LearnedPi> = new Map()): RackPlan {
   const ports = config.ports.map((p) => planPort(config, p, learned.get(p)));
+  const workloads = planWorkloads(config, ports);
   const switchState = rackSwitchState({
     piPorts: ports.map((p) => ({ port: p.port, vlan: p.vlan, ...(config.switch.poe ? { poe: true } : {}) })),
     publicVlan: config.public.vlan,
@@ -201,8 +206,8 @@ export function planRack(config: Config, learned: ReadonlyMap<number, LearnedPi>
     fileserverInterface: config.fileserver.interface,
     ports,
     switchState,
-    exportsFile: renderExportsFile(ports.filter((p) => p.enrolled).map((p) => ({ path: p.exportPath, clientAddress: p.piAddress }))),
-    workloads: planWorkloads(config, ports),
+    exportsFile: renderExportsFile([...ports.filter((p) => p.enrolled).map((p) => ({ path: p.exportPath, clientAddress: p.piAddress })), ...workloads.shares]),
+    workloads,
   };
 }
 

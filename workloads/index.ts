@@ -17,4 +17,4 @@ export { upstreamWriter } from "./cdn/upstream-writer.ts";
 export { applyWorkloadFiles } from "./apply.ts";
 export type { ApplyReport } from "./apply.ts";
 export { loadOrCreateSecrets, secretsPath } from "./secrets.ts";
-export { probeWeb, uploadsSharePath, WEB_HEALTH_PATH } from "./web/index.ts";
+export { probeWeb, uploadsShares, uploadsSharePath, WEB_HEALTH_PATH } from "./web/index.ts";

@@ -9,20 +9,16 @@ export const phpString = (value: string): string => `'${value.replace(/\\/g, "\\
 /**
  * A path as systemd names its mount unit (systemd.unit(5) "String Escaping for Inclusion in Unit Names", the
  * same as `systemd-escape --path`): strip slashes at the ends, `/` becomes `-`, and every byte outside
- * [a-zA-Z0-9:_.] (and a leading `.`) becomes `\xNN`.
+ * [a-zA-Z0-9:_.] (and a `.` starting the whole name) becomes `\xNN`.
  */
 export function escapeSystemdPath(path: string): string {
   const trimmed = path.replace(/^\/+|\/+$/g, "").replace(/\/+/g, "/");
   if (trimmed === "") return "-";
-  return trimmed
-    .split("/")
-    .map((part) =>
-      [...Buffer.from(part, "utf8")]
-        .map((byte, i) => {
-          const c = String.fromCharCode(byte);
-          return /[a-zA-Z0-9:_.]/.test(c) && !(i === 0 && c === ".") ? c : `\\x${byte.toString(16).padStart(2, "0")}`;
-        })
-        .join(""),
-    )
-    .join("-");
+  return [...Buffer.from(trimmed, "utf8")]
+    .map((byte, i) => {
+      const c = String.fromCharCode(byte);
+      if (c === "/") return "-";
+      return /[a-zA-Z0-9:_.]/.test(c) && !(i === 0 && c === ".") ? c : `\\x${byte.toString(16).padStart(2, "0")}`;
+    })
+    .join("");
 }

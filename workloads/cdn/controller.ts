@@ -14,6 +14,8 @@ export interface WebState {
   /** Probes in a row that disagree with the current state (toward a drain or a return). */
   readonly streak: number;
   readonly lastDetail: string;
+  /** What the probe said when the Pi was drained (kept while it stays drained, so the file does not churn). */
+  readonly reason?: string;
 }
 
 /** Thresholds: `workloads.cdn.health`. */
@@ -28,7 +30,9 @@ export function nextWebState(prev: WebState, health: Pick<Health, "healthy" | "d
   if (agrees) return { ...prev, streak: 0, lastDetail: health.detail };
   const streak = prev.streak + 1;
   const flip = streak >= (prev.drained ? t.rises : t.fails);
-  return { name: prev.name, drained: flip ? !prev.drained : prev.drained, streak: flip ? 0 : streak, lastDetail: health.detail };
+  const drained = flip ? !prev.drained : prev.drained;
+  const reason = flip ? (drained ? health.detail : undefined) : prev.reason;
+  return { name: prev.name, drained, streak: flip ? 0 : streak, lastDetail: health.detail, ...(reason === undefined ? {} : { reason }) };
 }
 
 /** A change the controller made, for the log and the API. */
@@ -79,7 +83,7 @@ export class CdnController {
     const content = renderUpstream(
       this.deps.webs.map((w) => {
         const s = this.states.get(w.name)!;
-        return { ...w, drained: s.drained, ...(s.drained ? { reason: s.lastDetail } : {}) };
+        return { ...w, drained: s.drained, ...(s.drained && s.reason !== undefined ? { reason: s.reason } : {}) };
       }),
     );
     for (const e of events) this.deps.log[e.event === "drained" ? "warn" : "info"]({ node: e.node, detail: e.detail }, e.event === "drained" ? "web pi drained from cdn" : "web pi returned to cdn");

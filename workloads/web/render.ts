@@ -3,7 +3,7 @@
  * site; wp-admin and wp-login are served by the primary web Pi only (the others proxy those paths to it); wp-cron
  * runs on the primary only, from a systemd timer; uploads are one NFS share from the fileserver on every web Pi.
  */
-import { nodesOf, type RenderContext, type RenderedFile, type RoleNode } from "../role.ts";
+import { nodesOf, type Cluster, type RenderContext, type RenderedFile, type RoleNode } from "../role.ts";
 import { primaryWebName } from "../config.ts";
 import { escapeSystemdPath, phpString, GENERATED } from "../render-util.ts";
 
@@ -271,4 +271,17 @@ export function renderWebFiles(ctx: RenderContext): RenderedFile[] {
     files.push({ path: "etc/systemd/system/pirack-wp-cron.timer", content: cron.timer, mode: 0o644 });
   }
   return files;
+}
+
+/** Debian's fixed uid/gid of www-data (base-passwd): every write to the share is owned by it on every web Pi. */
+export const WWW_DATA_ID = 33;
+
+/**
+ * The fileserver's exports for the uploads share: one line per web Pi, to its storage address only, every client
+ * user squashed to www-data (a web Pi's root cannot plant root-owned files in the others' uploads).
+ */
+export function uploadsShares(cluster: Cluster, site: string): { path: string; clientAddress: string; options: string[] }[] {
+  const path = uploadsSharePath(cluster.exportsDir, site);
+  const options = ["rw", "sync", "no_subtree_check", "all_squash", `anonuid=${WWW_DATA_ID}`, `anongid=${WWW_DATA_ID}`];
+  return nodesOf(cluster, "web").map((w) => ({ path, clientAddress: w.storageAddress, options }));
 }
