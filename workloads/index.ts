@@ -18,3 +18,4 @@ export { applyWorkloadFiles } from "./apply.ts";
 export type { ApplyReport } from "./apply.ts";
 export { loadOrCreateSecrets, secretsPath } from "./secrets.ts";
 export { probeWeb, uploadsShares, uploadsSharePath, WEB_HEALTH_PATH } from "./web/index.ts";
+export { probeCluster } from "./status.ts";

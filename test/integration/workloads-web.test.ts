@@ -9,12 +9,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { existsSync } from "node:fs";
-import { mkdtemp, mkdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isRoot, TestBed, waitFor } from "../support/netns.ts";
 import { execInNode, prepareNodeRoot, spawnInNode } from "../support/workload-node.ts";
-import { CdnController, probeWeb, renderCluster, requiredSecrets, ROLES, UPSTREAM_FILE, upstreamWriter, workloadsSchema, type Cluster, type RoleNode } from "../../workloads/index.ts";
+import { CdnController, probeWeb, renderCluster, requiredSecrets, ROLES, UPSTREAM_FILE, upstreamWriter, type Cluster, type WorkloadsConfig } from "../../workloads/index.ts";
+import { parseConfigText } from "../../appliance/config.ts";
+import { planRack } from "../../appliance/plan.ts";
 
 const TOOLS = ["/usr/sbin/nginx", "/usr/sbin/php-fpm8.2", "/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db", "/usr/bin/socat", "/usr/share/wordpress/wp-settings.php"];
 const missing = TOOLS.filter((t) => !existsSync(t));
@@ -33,11 +35,24 @@ describe.skipIf(skip !== "")(`workloads: web tier and cdn on real daemons${skip 
   const web = new Map<string, { nginx?: ReturnType<typeof spawnInNode> }>();
   let uploads: string;
   let controller: CdnController;
-  const workloads = workloadsSchema.parse({
-    site: { name: "www", url: SITE, title: "Pirack Test Site" },
-    // web1 gets one request in twelve (the story's share for one Pi).
-    cdn: { cacheSeconds: 3, weights: { web1: 1, web2: 11 }, health: { fails: 2, rises: 2 } },
-  });
+  // The rack as an operator writes it; the cluster and every file come from pirack's own plan of it.
+  const rackYaml = () => `
+storage: { network: 10.46.189.0/24 }
+public: { prefix: "fd42:${bed.id.slice(0, 4)}::/64", gateway: "fd42:${bed.id.slice(0, 4)}::ffff", firstAddress: "fd42:${bed.id.slice(0, 4)}::1" }
+ports: 1-4
+switch: { driver: none }
+pis:
+  - { port: 1, name: cdn1, role: cdn }
+  - { port: 2, name: web1, role: web }
+  - { port: 3, name: web2, role: web }
+  - { port: 4, name: db1, role: db }
+workloads:
+  site: { name: www, url: "${SITE}", title: Pirack Test Site }
+  # web1 gets one request in twelve (the story's share for one Pi).
+  cdn: { cacheSeconds: 3, weights: { web1: 1, web2: 11 }, health: { fails: 2, rises: 2 } }
+`;
+  let workloads: WorkloadsConfig;
+  let rackFile: string;
 
   /** curl from the client namespace to the CDN; returns status, headers and body. */
   let requestNo = 0;
@@ -95,13 +110,14 @@ describe.skipIf(skip !== "")(`workloads: web tier and cdn on real daemons${skip 
     const sw = await bed.namespace("wlsw");
     await execa("ip", ["-n", sw, "link", "add", "br0", "type", "bridge"]);
     await execa("ip", ["-n", sw, "link", "set", "br0", "up"]);
-    const nodes: RoleNode[] = [
-      { name: "cdn1", port: 1, role: "cdn", publicAddress: addr(1), storageAddress: "10.46.189.2", serverAddress: "10.46.189.1" },
-      { name: "web1", port: 2, role: "web", publicAddress: addr(2), storageAddress: "10.46.189.6", serverAddress: "10.46.189.5" },
-      { name: "web2", port: 3, role: "web", publicAddress: addr(3), storageAddress: "10.46.189.10", serverAddress: "10.46.189.9" },
-      { name: "db1", port: 4, role: "db", publicAddress: addr(4), storageAddress: "10.46.189.14", serverAddress: "10.46.189.13" },
-    ];
-    cluster = { nodes, exportsDir: "/export" };
+    rackFile = join(dir, "rack.yaml");
+    await writeFile(rackFile, rackYaml());
+    const parsed = parseConfigText(rackYaml());
+    if (!parsed.ok) throw new Error(parsed.problems.join("\n"));
+    workloads = parsed.config.workloads;
+    cluster = planRack(parsed.config).workloads.cluster;
+    const nodes = cluster.nodes;
+    expect(nodes.map((n) => `${n.name} ${n.publicAddress}`)).toEqual(["cdn1", "web1", "web2", "db1"].map((n, i) => `${n} ${addr(i + 1)}`));
     const all = [...nodes.map((n) => [n.name, n.publicAddress] as const), ["client", addr(99)] as const];
     for (const [i, [name, address]] of all.entries()) {
       ns[name] = await bed.namespace(`wl${name}`);
@@ -210,6 +226,18 @@ describe.skipIf(skip !== "")(`workloads: web tier and cdn on real daemons${skip 
     const share = served.filter((s) => s === "web1").length / served.length;
     expect(Math.abs(share - 1 / 12)).toBeLessThanOrEqual(0.03);
   }, 320_000);
+
+  it("pirack workloads status probes every role node (run from the client namespace)", async () => {
+    const cli = new URL("../../bin/pirack.mjs", import.meta.url).pathname;
+    const r = await bed.exec(ns.client!, process.execPath, [cli, "workloads", "status", "--config", rackFile, "--json"], { timeoutMs: 60_000 });
+    const rows = JSON.parse(r.stdout) as { node: string; role: string; healthy: boolean; detail: string }[];
+    const byNode = Object.fromEntries(rows.map((row) => [row.node, row]));
+    expect(byNode.cdn1).toMatchObject({ role: "cdn", healthy: true });
+    expect(byNode.web1).toMatchObject({ role: "web", healthy: true });
+    expect(byNode.web2).toMatchObject({ role: "web", healthy: true });
+    // Exit 0 only when every node is healthy; the db node's health is the db role's probe.
+    expect(r.exitCode).toBe(rows.every((row) => row.healthy) ? 0 : 1);
+  }, 90_000);
 
   it("drains a stopped web Pi and returns it when it is healthy again", async () => {
     await controller.tick();
