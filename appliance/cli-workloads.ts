@@ -53,5 +53,29 @@ export function registerWorkloadsCommands(program: Command): Command {
         process.stdout.write(`${r.path}: ${role.packages.join(" ")} (${r.strategy}, ${r.seconds.toFixed(1)} s; disabled ${r.disabledUnits.join(", ") || "nothing"})\n`);
       }
     });
+  workloads
+    .command("apply")
+    .description("write every role node's rendered files into its root (roots that exist), generating secrets once")
+    .addOption(new Option("--config <file>", "rack.yaml").default("/etc/pirack/rack.yaml"))
+    .option("--json", "print JSON")
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = await requireConfig(opts.config);
+      const { applyRack } = await import("../workloads/apply-rack.ts");
+      const plan = planRack(config);
+      const log = await cliLogger();
+      const report = await applyRack(
+        { cluster: plan.workloads.cluster, workloads: config.workloads, stateDir: config.paths.state, rootOf: (port) => plan.ports.find((p) => p.port === port)!.exportPath, image: config.image },
+        { log },
+      );
+      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else
+        process.stdout.write(
+          renderTable(
+            report.nodes.map((n) => ({ ...n, written: n.written.length, removed: n.removed.length, kept: n.kept.length })),
+            ["node", "role", "root", "state", "written", "removed", "kept"],
+          ),
+        );
+      if (report.nodes.some((n) => n.state !== "applied")) process.exitCode = 1;
+    });
   return workloads;
 }

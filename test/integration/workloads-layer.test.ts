@@ -3,7 +3,7 @@
 // gets pirack's rendered files and the layer's own nginx accepts them (`chroot <root> nginx -t`).
 import { execa } from "execa";
 import { existsSync } from "node:fs";
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCommandRunner, DEFAULT_MIRROR } from "../../rootfs/index.ts";
@@ -35,11 +35,15 @@ describe.skipIf(!isRoot() || !existsSync("/usr/sbin/debootstrap"))("workloads: a
     await execa("debootstrap", ["--variant=minbase", `--arch=${arch}`, "bookworm", golden, mirror]);
     await execa("sh", ["-c", `echo 'deb ${mirror} bookworm main' > ${golden}/etc/apt/sources.list`]);
     layer = await buildRoleLayer({ imagesDir: join(work, "images"), image: "golden", role: ROLES.cdn! }, { run, log });
-  }, 900_000);
+  }, 1_800_000);
 
   afterAll(async () => {
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+    if (!work) return;
+    // A debootstrap cut short leaves its proc mount behind: unmount everything below the work dir first.
+    const mounts = (await readFile("/proc/mounts", "utf8")).split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(work));
+    for (const m of mounts.reverse()) await execa("umount", ["-l", m], { reject: false });
+    await rm(work, { recursive: true, force: true });
+  }, 120_000);
 
   it("installs the role's packages next to the golden image, as <image>+<role>", async () => {
     expect(layer.path).toBe(join(work, "images", "golden+cdn"));
@@ -60,7 +64,9 @@ describe.skipIf(!isRoot() || !existsSync("/usr/sbin/debootstrap"))("workloads: a
 
   it("a Pi root cloned from the layer takes pirack's files and its own nginx accepts them", async () => {
     const root = join(work, "export", "10.46.189.2");
-    await cp(layer.path, root, { recursive: true, verbatimSymlinks: true });
+    // cp -a, as the rootfs copy strategy does: device nodes, owners and xattrs of a root need it.
+    await mkdir(join(work, "export"), { recursive: true });
+    await execa("cp", ["-a", layer.path, root]);
     const cluster: Cluster = {
       exportsDir: join(work, "export"),
       nodes: [
