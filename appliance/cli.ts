@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { callApi, CliFailure, cliLogger, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
 import { registerRootfsCommands } from "./cli-rootfs.ts";
+import { registerWorkloadsCommands } from "./cli-workloads.ts";
 import { writeFileAtomic } from "../lib/fs-atomic.ts";
 import { planFiles, planRack } from "./plan.ts";
 
@@ -156,6 +157,7 @@ program
   });
 
 registerRootfsCommands(program);
+registerWorkloadsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,8 @@ import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "../lib/net/ipv4.ts
 import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
 import { DEFAULT_TFTP_OPTIONS } from "./tftpd/server.ts";
+import { checkWorkloads, workloadsSchema } from "../workloads/config.ts";
+import { defaultPiName } from "./plan.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -134,6 +136,8 @@ const sections = {
       }),
     )
     .default([]),
+  // The site the roles serve (workloads/config.ts holds the keys and their defaults; README "Workloads").
+  workloads: workloadsSchema,
 } as const;
 
 const configSchema = z.strictObject(sections);
@@ -313,6 +317,12 @@ function checkAcrossSections(c: Partial<Parsed>, raw: Record<string, unknown>): 
         else map.set(value, i);
       }
     });
+  }
+
+  if (c.pis) {
+    const shelf = c.shelf ?? "pirack";
+    const named = c.pis.flatMap((pi, index) => (pi?.port === undefined ? [] : [{ index, name: pi.name ?? defaultPiName(shelf, pi.port), role: pi.role ?? "none" }]));
+    problems.push(...checkWorkloads(c.workloads, named));
   }
 
   if (c.switch && c.switch.driver !== "none") {

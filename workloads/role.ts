@@ -24,8 +24,9 @@ export interface RoleNode {
 
 /** Every role node of the rack, in port order. */
 export interface Cluster {
-  readonly site: string;
   readonly nodes: readonly RoleNode[];
+  /** `paths.exports` on the fileserver: shares the roles mount (the web uploads) live under it. */
+  readonly exportsDir: string;
 }
 
 /** Nodes of one role, in port order. */
@@ -64,6 +65,21 @@ export interface RenderedFile {
   readonly symlink?: boolean;
 }
 
+/** One unit to enable: `etc/systemd/system/<wantedBy>.wants/<unit>` -> `source`. */
+export interface UnitLink {
+  readonly unit: string;
+  /** Target that wants it: `multi-user.target` for services, `timers.target`, `remote-fs.target`, `sockets.target`. */
+  readonly wantedBy: string;
+  /** The unit file on the Pi: `/lib/systemd/system/<unit>` for a package's unit, `/etc/systemd/system/<unit>` for pirack's. */
+  readonly source: string;
+}
+
+/** A package's unit (in `/lib/systemd/system`) enabled for `wantedBy` (default multi-user.target). */
+export const packageUnit = (unit: string, wantedBy = "multi-user.target"): UnitLink => ({ unit, wantedBy, source: `/lib/systemd/system/${unit}` });
+
+/** A unit pirack renders into `/etc/systemd/system` enabled for `wantedBy`. */
+export const pirackUnit = (unit: string, wantedBy = "multi-user.target"): UnitLink => ({ unit, wantedBy, source: `/etc/systemd/system/${unit}` });
+
 /** Health of one role node as pirack's probe saw it. */
 export interface Health {
   readonly node: string;
@@ -96,8 +112,8 @@ export interface Role {
   readonly secrets: readonly SecretSpec[];
   /** Every file this Pi gets for the role (unit enablement symlinks come from `units`, not here). */
   renderPiFiles(ctx: RenderContext): RenderedFile[];
-  /** Units (`nginx.service`, `pirack-wp-cron.timer`) enabled on this Pi through multi-user.target.wants. */
-  units(ctx: RenderContext): string[];
+  /** Units enabled on this Pi, each by a symlink in `etc/systemd/system/<wantedBy>.wants/`. */
+  units(ctx: RenderContext): UnitLink[];
   /** Probes one node of this role; never throws (an unreachable node is an unhealthy Health). */
   health?(node: RoleNode, deps: ProbeDeps): Promise<Health>;
 }

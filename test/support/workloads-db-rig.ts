@@ -44,7 +44,7 @@ export interface RigSpec {
 export function rigCluster(spec: RigSpec): Cluster {
   const nodes: RoleNode[] = spec.dbs.map((d) => ({ name: d.name, port: d.port, role: "db", publicAddress: d.publicAddress, storageAddress: d.storageAddress, serverAddress: spec.fsAddress }));
   nodes.push({ name: "web1", port: 9, role: "web", publicAddress: spec.webPublic, storageAddress: "10.77.0.20", serverAddress: spec.fsAddress });
-  return { site: "www", nodes };
+  return { nodes, exportsDir: join(spec.base, "exports") };
 }
 
 /** Workloads config of the rig: a small buffer pool, the default failover timings. */

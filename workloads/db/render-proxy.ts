@@ -3,6 +3,7 @@
  * `GET /primary` with 200 on its health endpoint. WordPress keeps `DB_HOST=127.0.0.1:3306` through a failover;
  * sessions to a server marked down are cut so no client keeps writing to a fenced node.
  */
+import { nodesOf, type RenderContext, type RenderedFile } from "../role.ts";
 
 /** What the proxy config is rendered from. */
 export interface DbProxyValues {
@@ -46,4 +47,12 @@ listen mariadb
   default-server inter ${v.checkIntervalMs}ms fastinter ${v.checkIntervalMs}ms downinter ${v.checkIntervalMs}ms fall 2 rise 1 on-marked-down shutdown-sessions
 ${servers}
 `;
+}
+
+/** The proxy config file of a web Pi, from the role context (the web role adds it; the db Pis are the cluster's). */
+export function renderWebDbProxy(ctx: RenderContext): RenderedFile {
+  const dbs = nodesOf(ctx.cluster, "db").map((n) => ({ name: n.name, address: n.publicAddress }));
+  const db = ctx.workloads.db;
+  const content = renderDbProxyConfig({ dbs, dbPort: db.port, healthPort: db.healthPort, checkIntervalMs: db.failover.intervalMs, checkTimeoutMs: db.failover.timeoutMs, listen: `127.0.0.1:${db.port}` });
+  return { path: dbProxyConfigPath, content, mode: 0o644 };
 }

@@ -5,8 +5,6 @@
 import { layoutFiles } from "./layout.ts";
 import type { DbNodeValues } from "./values.ts";
 
-/** Unit names the db role enables on every db Pi. */
-export const dbUnits = ["mariadb.service", "pirack-db-prepare.service", "pirack-db-init.service", "pirack-db-health.socket"] as const;
 
 /** Unit files by name (installed in etc/systemd/system). */
 export function renderDbUnits(v: DbNodeValues): Record<string, string> {

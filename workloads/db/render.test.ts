@@ -7,7 +7,7 @@ import { renderDbProxyConfig } from "./render-proxy.ts";
 import { DbSecret, dbValues } from "./values.ts";
 
 const cluster: Cluster = {
-  site: "www",
+  exportsDir: "/export",
   nodes: [
     { name: "pi01", port: 1, role: "web", publicAddress: "2a00:1098:0:84:1000:1::2", storageAddress: "10.46.189.2", serverAddress: "10.46.189.1" },
     { name: "pi03", port: 3, role: "db", publicAddress: "2a00:1098:0:84:1000:1::4", storageAddress: "10.46.189.10", serverAddress: "10.46.189.9" },

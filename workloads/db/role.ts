@@ -1,8 +1,7 @@
 /** The db role: MariaDB primary/replica with GTID semi-synchronous replication and a health endpoint. */
-import type { Health, ProbeDeps, Role, RoleNode } from "../role.ts";
+import { packageUnit, pirackUnit, type Health, type ProbeDeps, type Role, type RoleNode } from "../role.ts";
 import { decodeDbHealth, describeDbHealth } from "./health.ts";
 import { renderDbFiles } from "./render.ts";
-import { dbUnits } from "./render-units.ts";
 import { DbSecret, dbValues } from "./values.ts";
 
 /** The db role as the workloads framework registers it. */
@@ -12,7 +11,7 @@ export const dbRole: Role = {
   packageUnits: ["mariadb.service"],
   secrets: Object.values(DbSecret).map((name) => ({ name, bytes: 24 })),
   renderPiFiles: (ctx) => renderDbFiles(dbValues(ctx)),
-  units: () => [...dbUnits],
+  units: () => [packageUnit("mariadb.service"), pirackUnit("pirack-db-prepare.service"), pirackUnit("pirack-db-init.service"), pirackUnit("pirack-db-health.socket", "sockets.target")],
   health: (node, deps) => probeDb(node, deps),
 };
 

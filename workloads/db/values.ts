@@ -45,7 +45,8 @@ export interface DbNodeValues {
 /** pirack's own accounts on every db Pi (fixed names: the config names only the site's). */
 export const DbAccount = { admin: "pirack_admin", health: "pirack_health" } as const;
 
-const safeSecret = /^[A-Za-z0-9_-]{16,}$/;
+// `pirack plan` renders with stand-ins ("<secret db.sitePassword>", workloads/render.ts placeholderSecrets).
+const safeSecret = /^([A-Za-z0-9_-]{16,}|<secret [A-Za-z0-9.]+>)$/;
 const safeHost = /^[0-9A-Za-z.:%_-]+$/;
 
 /** Throws when a value would need quoting in SQL or an option file (they are generated, so this is a bug). */
