@@ -7,7 +7,9 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "../lib/net/ipv4.ts";
 import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
-import { DEFAULT_TFTP_OPTIONS } from "./tftpd/server.ts";
+import { DEFAULT_TFTP_OPTIONS } from "./tftpd/defaults.ts";
+import { SNMP_PORT } from "../switch/types.ts";
+import { capProblems, describeIssue, valueAt } from "./config-problems.ts";
 import { checkWorkloads, workloadsSchema } from "../workloads/config.ts";
 import { defaultPiName } from "./plan.ts";
 
@@ -79,7 +81,7 @@ const sections = {
     .strictObject({
       driver: z.enum(["qbridge", "none"]).default("none"),
       host: z.string().min(1).optional(),
-      port: z.number().int().min(1).max(65535).default(161),
+      port: z.number().int().min(1).max(65535).default(SNMP_PORT),
       snmp: z.discriminatedUnion("version", [snmpV2c, snmpV3]).optional(),
       poe: z.boolean().default(true),
       // Tuning beyond DESIGN.md §5 (docs in README "Switch"): vendor profile and SNMP timing.
@@ -214,7 +216,9 @@ export function validateConfig(raw: unknown): ConfigResult {
     const result = schema.safeParse(input[key]);
     if (result.success) parsed[key] = result.data;
     else {
-      for (const issue of result.error.issues) problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+      for (const issue of result.error.issues) {
+        problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue, valueAt(input[key], issue.path))}`);
+      }
       parsed[key] = salvage(schema, input[key]);
     }
   }
@@ -255,12 +259,6 @@ function salvage(schema: z.ZodType, value: unknown): unknown {
     return items;
   }
   return undefined;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
-  if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
-  return issue.message;
 }
 
 /** Checks that span sections: address arithmetic, collisions, uniqueness, credentials. */
@@ -353,6 +351,11 @@ function checkPublic(p: Parsed["public"], maxPort: number): string[] {
   return problems;
 }
 
+/** A config that crossed a thread boundary (structured clone drops freezing): frozen again, otherwise as validated. */
+export function reviveConfig(config: Config): Config {
+  return deepFreeze(config);
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -361,17 +364,27 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parses YAML text and validates it; YAML syntax errors are reported with line and column. */
+/**
+ * Parses YAML text and validates it. Every failure of the YAML library is a listed problem, never an exception:
+ * syntax errors with line and column, an alias to an undefined anchor, more aliases than `maxAliasCount` (a
+ * "billion laughs" document), and anything else it throws.
+ */
 export function parseConfigText(text: string): ConfigResult {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0];
       return { ok: false, problems: [`(yaml)${at ? ` line ${at.line} column ${at.col}` : ""}: ${err.message.split("\n")[0]}`] };
     }
-    throw err;
+    // The yaml library throws ReferenceError for unresolved or excessive aliases, and may throw others.
+    return { ok: false, problems: [`(yaml): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`] };
   }
-  return validateConfig(raw ?? {});
+  try {
+    return capProblems(validateConfig(raw ?? {}));
+  } catch (err) {
+    // Validation is meant to list problems, not throw; should a document still make it throw, that is one more.
+    return { ok: false, problems: [`(top level): cannot be validated (${err instanceof Error ? err.message : String(err)})`] };
+  }
 }
