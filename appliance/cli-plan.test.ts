@@ -11,7 +11,7 @@ describe("pirack plan (the real CLI process)", () => {
     const out = await mkdtemp(join(tmpdir(), "pirack-plan-"));
     try {
       const r = await execa("node", [pirack, "plan", "--config", "examples/seed-rack.yaml", "--out", out]);
-      expect(r.stdout).toBe(`wrote 13 files to ${out}`);
+      expect(r.stdout).toBe(`wrote 36 files to ${out}`);
       expect(await readFile(join(out, "fileserver/etc/network/interfaces.d/eth0.11"), "utf8")).toContain("\taddress 10.46.189.5\n");
     } finally {
       await rm(out, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 import { callApi, CliFailure, cliLogger, defaultApi, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
 import { registerRootfsCommands } from "./cli-rootfs.ts";
+import { registerWorkloadsCommands } from "./cli-workloads.ts";
 import { writeFileAtomic } from "../lib/fs-atomic.ts";
 import { planFiles, planRack } from "./plan.ts";
 
@@ -254,6 +255,7 @@ program
   });
 
 registerRootfsCommands(program);
+registerWorkloadsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

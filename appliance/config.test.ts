@@ -124,7 +124,7 @@ describe("validateConfig", () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems).toEqual([
-      "colour: unknown key (expected one of shelf, fileserver, storage, public, ports, boot, paths, image, nfs, switch, dhcp, tftp, enrol, api, pis)",
+      "colour: unknown key (expected one of shelf, fileserver, storage, public, ports, boot, paths, image, nfs, switch, dhcp, tftp, enrol, api, pis, workloads)",
       "shelf: must be a host name label: a-z, 0-9 and '-', 1-63 characters",
       "storage.firstVlan: VLAN must be 1-4094",
       "pis[0].serial: must be the 8 lower-case hex digits of the Pi's serial (as in its TFTP folder)",

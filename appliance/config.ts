@@ -11,6 +11,8 @@ import { DEFAULT_TFTP_OPTIONS } from "./tftpd/defaults.ts";
 import { SNMP_PORT } from "../switch/types.ts";
 import { capProblems, describeIssue, valueAt } from "./config-problems.ts";
 import { allowedKeysAt } from "./config-keys.ts";
+import { checkWorkloads, workloadsSchema } from "../workloads/config.ts";
+import { defaultPiName } from "./plan.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -141,6 +143,8 @@ const sections = {
       }),
     )
     .default([]),
+  // The site the roles serve (workloads/config.ts holds the keys and their defaults; README "Workloads").
+  workloads: workloadsSchema,
 } as const;
 
 const configSchema = z.strictObject(sections);
@@ -320,6 +324,12 @@ function checkAcrossSections(c: Partial<Parsed>, raw: Record<string, unknown>): 
         else map.set(value, i);
       }
     });
+  }
+
+  if (c.pis) {
+    const shelf = c.shelf ?? "pirack";
+    const named = c.pis.flatMap((pi, index) => (pi?.port === undefined ? [] : [{ index, name: pi.name ?? defaultPiName(shelf, pi.port), role: pi.role ?? "none" }]));
+    problems.push(...checkWorkloads(c.workloads, named));
   }
 
   if (c.switch && c.switch.driver !== "none") {

@@ -9,6 +9,19 @@ import { rackSwitchState } from "../switch/plan.ts";
 import type { DesiredSwitchState } from "../switch/types.ts";
 import { renderExportsFile, renderExportsLine } from "./nfs-exports/exports-file.ts";
 import { renderCmdline, renderConfigTxt, renderPublicInterface, renderStorageInterface } from "../lib/render.ts";
+import {
+  describeRendered,
+  placeholderSecrets,
+  renderCluster,
+  requiredSecrets,
+  roleImageName,
+  ROLES,
+  type Cluster,
+  type RenderedFile,
+  type RoleName,
+  type Secrets,
+  uploadsShares,
+} from "../workloads/index.ts";
 
 /** A Pi model as the DHCP layer names it from option 97 and the MAC ("3B", "3B+", "4B", "5", "3-family", ...). */
 export type PiModel = string;
@@ -69,6 +82,42 @@ export interface RackPlan {
   readonly switchState: DesiredSwitchState;
   /** `/etc/exports.d/pirack.exports`: enrolled Pis only. */
   readonly exportsFile: string;
+  /** The role nodes and every workload file of their roots (secrets as placeholders unless given). */
+  readonly workloads: WorkloadsPlan;
+}
+
+/** The workloads part of the plan. */
+export interface WorkloadsPlan {
+  readonly cluster: Cluster;
+  /** Golden image variant each role node is cloned from, by node name (`bookworm-arm64+web`). */
+  readonly images: Readonly<Record<string, string>>;
+  /** Files inside each role node's root, by node name. */
+  readonly files: Readonly<Record<string, readonly RenderedFile[]>>;
+  /** Fileserver shares the roles mount (the web uploads), one exports line per client. */
+  readonly shares: readonly { readonly path: string; readonly clientAddress: string; readonly options: readonly string[] }[];
+}
+
+/** The role nodes of the rack (Pis with a role other than none), in port order. */
+export function planCluster(config: Config, ports: readonly PortPlan[]): Cluster {
+  return {
+    exportsDir: config.paths.exports,
+    nodes: ports
+      .filter((p) => p.role !== "none")
+      .map((p) => ({ name: p.name, port: p.port, role: p.role as RoleName, publicAddress: p.publicAddress, storageAddress: p.piAddress, serverAddress: p.serverAddress })),
+  };
+}
+
+/** Renders every role node's workload files; `secrets` default to placeholders (`pirack plan` never reads the real ones). */
+export function planWorkloads(config: Config, ports: readonly PortPlan[], secrets?: Secrets): WorkloadsPlan {
+  const cluster = planCluster(config, ports);
+  const values = secrets ?? placeholderSecrets(requiredSecrets(cluster, ROLES));
+  const files = renderCluster(cluster, config.workloads, values, ROLES);
+  return {
+    cluster,
+    images: Object.fromEntries(cluster.nodes.map((n) => [n.name, roleImageName(config.image, n.role)])),
+    files: Object.fromEntries(files),
+    shares: uploadsShares(cluster, config.workloads.site.name),
+  };
 }
 
 /** A /30 inside the storage network: network, fileserver (+1), Pi (+2), broadcast (+3). */
@@ -145,6 +194,7 @@ export function planPort(config: Config, port: number, learned?: LearnedPi): Por
 /** Plans the whole rack from config and what has been learned about Pis (by port). */
 export function planRack(config: Config, learned: ReadonlyMap<number, LearnedPi> = new Map()): RackPlan {
   const ports = config.ports.map((p) => planPort(config, p, learned.get(p)));
+  const workloads = planWorkloads(config, ports);
   const switchState = rackSwitchState({
     piPorts: ports.map((p) => ({ port: p.port, vlan: p.vlan, ...(config.switch.poe ? { poe: true } : {}) })),
     publicVlan: config.public.vlan,
@@ -156,7 +206,8 @@ export function planRack(config: Config, learned: ReadonlyMap<number, LearnedPi>
     fileserverInterface: config.fileserver.interface,
     ports,
     switchState,
-    exportsFile: renderExportsFile(ports.filter((p) => p.enrolled).map((p) => ({ path: p.exportPath, clientAddress: p.piAddress }))),
+    exportsFile: renderExportsFile([...ports.filter((p) => p.enrolled).map((p) => ({ path: p.exportPath, clientAddress: p.piAddress })), ...workloads.shares]),
+    workloads,
   };
 }
 
@@ -169,6 +220,7 @@ export function planFiles(plan: RackPlan): Map<string, string> {
     files.set(`pis/${p.name}/boot/config.txt`, p.files.configTxt);
     files.set(`pis/${p.name}/root/etc/hostname`, p.files.hostname);
     files.set(`pis/${p.name}/root/etc/network/interfaces.d/${p.publicInterface}`, p.files.publicInterface);
+    for (const f of plan.workloads.files[p.name] ?? []) files.set(`pis/${p.name}/root/${f.path}`, describeRendered(f));
   }
   files.set("fileserver/etc/exports.d/pirack.exports", plan.exportsFile);
   files.set("switch/ports.json", `${JSON.stringify(plan.switchState, null, 2)}\n`);

@@ -1,0 +1,249 @@
+/**
+ * The db failover controller: polls both db Pis, and when the primary has failed `fails` polls in a row while the
+ * replica can take over, fences the primary by PoE (confirmed off by read-back, never a promotion without it),
+ * lets the replica apply its relay log, and promotes it. Every step is an event with its time.
+ */
+import type { Logger } from "pino";
+import type { MetricsRegistry } from "../../lib/metrics.ts";
+import type { DbHealth } from "../db/health.ts";
+import { slaveStatusField, type DbTarget } from "./adapters.ts";
+import { decideDb, type DbClusterState, type DbDecision, type FailoverPolicy, type NodePoll } from "./policy.ts";
+
+/** Power of a switch port, as the switch owner reads it back. */
+export type PortPower = "on" | "off" | "unknown";
+
+/** Everything the controller touches, injected. */
+export interface DbFailoverDeps {
+  readonly log: Logger;
+  readonly metrics?: MetricsRegistry;
+  readonly now?: () => number;
+  readonly nodes: readonly DbTarget[];
+  readonly probe: (node: DbTarget) => Promise<DbHealth | null>;
+  readonly sql: (node: DbTarget, sql: string) => Promise<string>;
+  /** PoE off through the switch owner's write queue; resolves once the switch reports it off. */
+  readonly fence: (port: number) => Promise<void>;
+  readonly powerState: (port: number) => Promise<PortPower>;
+  readonly store: { load(): Promise<DbClusterState | null>; save(state: DbClusterState): Promise<void> };
+  /** The node that starts as primary when nothing is recorded. */
+  readonly initialPrimary: string;
+  readonly policy: FailoverPolicy;
+  readonly intervalMs: number;
+  readonly catchUpMs: number;
+}
+
+/** One recorded step ("primary failed", "fenced", "promoted"...). */
+export interface DbEvent {
+  readonly at: string;
+  readonly event: string;
+  readonly node?: string;
+  readonly [field: string]: unknown;
+}
+
+/** What `GET /api/v1/workloads` shows of the db pair. */
+export interface DbStatus {
+  readonly state: DbClusterState;
+  readonly nodes: readonly { name: string; port: number; fenced: boolean; failures: number; health: DbHealth | null }[];
+  readonly events: readonly DbEvent[];
+  readonly lastFailover: Readonly<Record<string, number | string>> | null;
+}
+
+const keepEvents = 100;
+
+/** Runs the poll loop; `stop()` ends it after the current step. */
+export class DbFailoverController {
+  private state: DbClusterState = { primary: null, fenced: [], unprotected: true };
+  private readonly polls = new Map<string, NodePoll>();
+  private readonly events: DbEvent[] = [];
+  private lastFailover: Record<string, number | string> | null = null;
+  private firstFailureAt = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: DbFailoverDeps) {
+    this.now = deps.now ?? Date.now;
+    this.log = deps.log.child({ component: "db-failover" });
+  }
+
+  /** Loads the recorded state and starts polling. */
+  async start(): Promise<void> {
+    this.state = (await this.deps.store.load()) ?? { primary: this.deps.initialPrimary, fenced: [], unprotected: true };
+    this.record("controller started", { primary: this.state.primary, fenced: this.state.fenced, unprotected: this.state.unprotected });
+    this.schedule(0);
+  }
+
+  /** Stops polling and waits for a step in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Current state, last polls, events. */
+  status(): DbStatus {
+    return {
+      state: this.state,
+      nodes: this.deps.nodes.map((n) => {
+        const p = this.polls.get(n.name);
+        return { name: n.name, port: n.port, fenced: this.state.fenced.includes(n.name), failures: p?.failures ?? 0, health: p?.health ?? null };
+      }),
+      events: [...this.events],
+      lastFailover: this.lastFailover,
+    };
+  }
+
+  /** Marks a fenced node as a replica again (called by rejoin once it replicates). */
+  async unfence(name: string): Promise<void> {
+    if (!this.state.fenced.includes(name)) return;
+    await this.setState({ ...this.state, fenced: this.state.fenced.filter((n) => n !== name) });
+    this.record("node rejoined", { node: name });
+  }
+
+  /** The recorded state (rejoin reads the current primary from it). */
+  current(): DbClusterState {
+    return this.state;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => this.schedule(this.deps.intervalMs));
+    }, ms);
+  }
+
+  /** One poll of every node and at most one action. */
+  async tick(): Promise<void> {
+    const t = this.now();
+    await Promise.all(
+      this.deps.nodes.map(async (n) => {
+        const health = await this.deps.probe(n);
+        const prev = this.polls.get(n.name);
+        const usable = health !== null && health.up;
+        const failures = usable ? 0 : (prev?.failures ?? 0) + 1;
+        if (failures === 1) this.firstFailureAt.set(n.name, t);
+        this.polls.set(n.name, { name: n.name, health, failures });
+      }),
+    );
+    this.gauges();
+    const decision = decideDb(this.state, [...this.polls.values()], this.deps.policy);
+    try {
+      await this.act(decision);
+    } catch (err) {
+      this.record("step failed", { step: decision.kind, err: (err as Error).message }, "error");
+      this.deps.metrics?.counter("pirack_db_step_failures_total", "db failover steps that failed (retried on the next poll)").inc({ step: decision.kind });
+    }
+  }
+
+  private async act(d: DbDecision): Promise<void> {
+    switch (d.kind) {
+      case "none":
+        return;
+      case "refuse":
+        this.once(`refuse:${d.reason}`, () => this.record("failover refused", { node: d.from, reason: d.reason }, "error"));
+        return;
+      case "activate":
+        await this.deps.sql(this.target(d.node), "SET GLOBAL read_only = OFF");
+        this.record("primary made writable", { node: d.node });
+        return;
+      case "protect":
+        // The replica registers as semi-synchronous when its IO thread connects: reconnect it after enabling.
+        await this.deps.sql(this.target(d.primary), "SET GLOBAL rpl_semi_sync_master_enabled = ON");
+        await this.deps.sql(this.target(d.replica), "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD");
+        await this.setState({ ...this.state, unprotected: false });
+        this.record("semi-sync on", { node: d.primary, replica: d.replica });
+        return;
+      case "unprotect":
+        // Recorded before the primary may acknowledge a write the replica lacks.
+        await this.setState({ ...this.state, unprotected: true });
+        await this.deps.sql(this.target(d.primary), "SET GLOBAL rpl_semi_sync_master_enabled = OFF");
+        this.record("primary running alone", { node: d.primary, replica: d.replica }, "warn");
+        return;
+      case "failover":
+        await this.failover(d.from, d.to);
+    }
+  }
+
+  private async failover(from: string, to: string): Promise<void> {
+    const old = this.target(from);
+    const next = this.target(to);
+    const failedAt = this.firstFailureAt.get(from) ?? this.now();
+    const t0 = this.now();
+    this.record("primary failed", { node: from, polls: this.polls.get(from)?.failures, sinceMs: t0 - failedAt }, "warn");
+    await this.deps.fence(old.port);
+    const power = await this.deps.powerState(old.port);
+    if (power !== "off") throw new Error(`fence of ${from} (port ${old.port}) not confirmed: power reads ${power}`);
+    const fencedAt = this.now();
+    await this.setState({ ...this.state, fenced: [...new Set([...this.state.fenced, from])] });
+    this.record("fenced", { node: from, port: old.port, ms: fencedAt - t0 });
+    this.deps.metrics?.counter("pirack_db_fences_total", "db primaries powered off by PoE before a promotion").inc({ node: from });
+
+    // Nothing more can arrive from a powered-off primary: apply everything the IO thread received.
+    await this.deps.sql(next, "STOP SLAVE IO_THREAD");
+    const received = slaveStatusField(await this.deps.sql(next, "SHOW SLAVE STATUS\\G"), "Gtid_IO_Pos") ?? "";
+    const waited = await this.deps.sql(next, `SELECT MASTER_GTID_WAIT('${received.replace(/[^0-9,-]/g, "")}', ${this.deps.catchUpMs / 1000})`);
+    if (waited.trim() !== "0") throw new Error(`replica ${to} did not apply its relay log up to ${received || "(empty)"} within ${this.deps.catchUpMs} ms`);
+    const caughtUpAt = this.now();
+    this.record("relay log applied", { node: to, gtid: received, ms: caughtUpAt - fencedAt });
+
+    await this.deps.sql(next, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL rpl_semi_sync_master_enabled = OFF; SET GLOBAL read_only = OFF");
+    const promotedAt = this.now();
+    await this.setState({ ...this.state, primary: to, unprotected: true });
+    this.lastFailover = {
+      from,
+      to,
+      at: new Date(promotedAt).toISOString(),
+      detectMs: t0 - failedAt,
+      fenceMs: fencedAt - t0,
+      catchUpMs: caughtUpAt - fencedAt,
+      promoteMs: promotedAt - caughtUpAt,
+      totalMs: promotedAt - failedAt,
+    };
+    this.record("promoted", { node: to, ...this.lastFailover });
+    this.deps.metrics?.counter("pirack_db_failovers_total", "db failovers completed").inc();
+    this.deps.metrics?.gauge("pirack_db_last_failover_seconds", "first failed poll to promoted replica, last failover").set((promotedAt - failedAt) / 1000);
+    this.polls.delete(from);
+  }
+
+  private target(name: string): DbTarget {
+    const t = this.deps.nodes.find((n) => n.name === name);
+    if (!t) throw new Error(`db node ${name} is not configured`);
+    return t;
+  }
+
+  private async setState(s: DbClusterState): Promise<void> {
+    this.state = s;
+    await this.deps.store.save(s);
+    this.gauges();
+  }
+
+  private gauges(): void {
+    const m = this.deps.metrics;
+    if (!m) return;
+    const up = m.gauge("pirack_db_node_up", "1 when the db Pi's health endpoint answered and mariadb is up");
+    const primary = m.gauge("pirack_db_node_primary", "1 on the db Pi pirack considers the primary");
+    const fenced = m.gauge("pirack_db_node_fenced", "1 while a fenced old primary waits to rejoin");
+    for (const n of this.deps.nodes) {
+      up.set(this.polls.get(n.name)?.health?.up ? 1 : 0, { node: n.name });
+      primary.set(this.state.primary === n.name ? 1 : 0, { node: n.name });
+      fenced.set(this.state.fenced.includes(n.name) ? 1 : 0, { node: n.name });
+    }
+    m.gauge("pirack_db_unprotected", "1 while the primary may acknowledge writes the replica lacks (failover unsafe)").set(this.state.unprotected ? 1 : 0);
+  }
+
+  private lastOnce = "";
+  /** Runs `fn` when `key` differs from the last one (a refusal is logged once, not every poll). */
+  private once(key: string, fn: () => void): void {
+    if (key === this.lastOnce) return;
+    this.lastOnce = key;
+    fn();
+  }
+
+  private record(event: string, fields: Record<string, unknown>, level: "info" | "warn" | "error" = "info"): void {
+    const e: DbEvent = { at: new Date(this.now()).toISOString(), event, ...fields };
+    this.events.push(e);
+    if (this.events.length > keepEvents) this.events.shift();
+    this.log[level](fields, event);
+  }
+}

@@ -1,0 +1,22 @@
+/** Public surface of the workloads module: the roles, the render framework, the layer builder and the controller. */
+import { cdnRole } from "./cdn/index.ts";
+import { dbRole } from "./db/index.ts";
+import type { RoleRegistry } from "./render.ts";
+import { webRole } from "./web/index.ts";
+
+/** Every role pirack knows, by name. */
+export const ROLES: RoleRegistry = { web: webRole, db: dbRole, cdn: cdnRole };
+
+export type { Cluster, Health, ProbeDeps, RenderContext, RenderedFile, Role, RoleName, RoleNode, SecretSpec, Secrets, UnitLink } from "./role.ts";
+export { nodesOf, packageUnit, pirackUnit } from "./role.ts";
+export { checkWorkloads, defaultWorkloads, primaryWebName, workloadsSchema } from "./config.ts";
+export type { WorkloadsConfig } from "./config.ts";
+export { clusterHosts, describeRendered, MANIFEST_PATH, placeholderSecrets, renderCluster, renderNode, requiredSecrets, roleImageName } from "./render.ts";
+export type { PiRole, RoleRegistry } from "./render.ts";
+export { CdnController, nextWebState, probeCdn, renderUpstream, UPSTREAM_FILE } from "./cdn/index.ts";
+export { upstreamWriter } from "./cdn/upstream-writer.ts";
+export { applyWorkloadFiles } from "./apply.ts";
+export type { ApplyReport } from "./apply.ts";
+export { loadOrCreateSecrets, secretsPath } from "./secrets.ts";
+export { probeWeb, uploadsShares, uploadsSharePath, WEB_HEALTH_PATH } from "./web/index.ts";
+export { probeCluster } from "./status.ts";
