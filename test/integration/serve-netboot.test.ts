@@ -114,7 +114,11 @@ describe.skipIf(!isRoot())("pirack serve netboots Pis in namespaces (root)", () 
     const metrics = (await api("/metrics"))!;
     expect(metrics).toMatch(/pirack_pis_enrolled 2/);
     // Kept for the next start of pirack, so auto-enrolled Pis stay enrolled (and exported) across restarts.
-    const saved = JSON.parse(await readFile(join(dir, "state/pis.json"), "utf8")) as { pis: { port: number; mac: string }[] };
+    // State writes are coalesced (at most one per 15 s), so the second Pi may reach the file a little later.
+    const saved = await waitFor(async () => {
+      const d = JSON.parse(await readFile(join(dir, "state/pis.json"), "utf8")) as { pis: { port: number; mac: string }[] };
+      return d.pis.length === 2 ? d : undefined;
+    }, "both Pis in pis.json", 30_000);
     expect(saved.pis.map((p) => [p.port, p.mac])).toEqual([
       [1, pis[0]!.mac],
       [2, pis[1]!.mac],
