@@ -169,7 +169,7 @@ describe.skipIf(!isRoot() || !existsSync(CHROMIUM))("dashboard in chromium (root
     await waitFor(async () => ((await bed.exec(pi, "ss", ["-tln", "sport = :22"])).stdout.includes("10.46.189.2:22") ? true : undefined), "the Pi's port 22");
     await waitFor(async () => ((await bed.exec(fs, "ss", ["-tln", "sport = :2049"])).stdout.includes(":2049") ? true : undefined), "port 2049");
     bed.spawn(pi, "socat", ["-u", "TCP:10.46.189.1:2049", "STDOUT"]);
-    await page.waitForSelector('.slot[data-port="1"][data-stage="up"]', { timeout: 30_000 });
+    await page.waitForSelector('.slot[data-port="1"][data-stage="up"]', { timeout: 90_000 });
     const timeline = await bed.exec(fs, "curl", ["-s", "-H", `Authorization: Bearer ${READ}`, `${API}/api/v1/timeline`]);
     const boots = (JSON.parse(timeline.stdout) as { port: number; boots: { stages: { stage: string }[] }[] }[]).find((p) => p.port === 1)!.boots;
     expect(boots.at(-1)!.stages.map((x) => x.stage)).toEqual(["power", "nfs", "up"]);
