@@ -46,7 +46,7 @@ async function hardware(): Promise<string> {
 
 /** Runs wrk in the client namespace; returns requests/s and the latency line. */
 async function wrk(site: SiteBed, path: string, headers: string[]): Promise<{ rps: number; latency: string; errors: string }> {
-  const args = ["-t", "2", "-c", String(connections), "-d", `${seconds}s`, "--latency", "-H", "Host: www.pirack.test", ...headers.flatMap((h) => ["-H", h]), `http://[${site.addr(1)}]${path}`];
+  const args = ["-t", "2", "-c", String(connections), "-d", `${seconds}s`, "--timeout", "30s", "--latency", "-H", "Host: www.pirack.test", ...headers.flatMap((h) => ["-H", h]), `http://[${site.addr(1)}]${path}`];
   const r = await site.bed.exec(site.ns.client!, "wrk", args, { timeoutMs: (seconds + 60) * 1000 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
   const latency = /Latency\s+(\S+)\s+(\S+)\s+(\S+)/.exec(r.stdout);
