@@ -1,7 +1,7 @@
 /**
  * One QEMU Pi netboots from `pirack serve` end to end (issue 11, item 3). The fileserver namespace runs pirack
  * (DHCP, TFTP, roots, exports: nfs-ganesha) on `eth0.10`; the Pi's namespace first does the Pi's part of the
- * netboot with real clients (udhcpc with a Pi's vendor class, then tftp-hpa fetching config.txt, cmdline.txt,
+ * netboot with real clients (udhcpc with a Pi's vendor class, then curl's TFTP client fetching config.txt, cmdline.txt,
  * kernel8.img and initrd.img from pirack), then hands its link to QEMU, which boots exactly those bytes with
  * the root over NFS from ganesha. systemd must reach multi-user, and sshd must answer `ssh-keyscan` on the Pi's
  * public IPv6 address from a public namespace, with the host key pirack generated for this Pi.
@@ -125,7 +125,8 @@ describe.skipIf(!isRoot())("a QEMU Pi netboots from pirack to systemd and sshd o
       for (const name of ["config.txt", "cmdline.txt", "kernel8.img", "initrd.img"]) {
         const out = join(dir, "fetched", name);
         await mkdir(join(dir, "fetched"), { recursive: true });
-        const r = await bed.exec(piNs, "tftp", ["-m", "octet", SERVER, "-c", "get", name, out], { timeoutMs: 120_000 });
+        // blksize 1468, as a Pi 4's EEPROM asks for (pi-netboot.md): 512-byte blocks make the 33 MB kernel crawl.
+        const r = await bed.exec(piNs, "curl", ["-sS", "--tftp-blksize", "1468", "--max-time", "240", "-o", out, `tftp://${SERVER}/${name}`], { timeoutMs: 250_000 });
         expect(r.exitCode, `${name}: ${r.stdout}${r.stderr}`).toBe(0);
         fetched.set(name, await readFile(out));
       }
