@@ -7,15 +7,16 @@ import type { Clock } from "../lib/clock.ts";
 import type { Config } from "./config.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import { planRack, type LearnedPi, type PiModel, type RackPlan } from "./plan.ts";
+import { IdentityPolicy, type IdentityPolicyOptions } from "./identity-policy.ts";
 import { Reconciler, type BoundSubsystem, type PassReport } from "./reconcile/reconciler.ts";
+import { BootTracker, type BootRecord, type BootStage } from "./boot-stages.ts";
 
-/** How far a Pi has got, from the first DHCP packet to a running system. */
-export type BootStage = "unseen" | "dhcp" | "firmware" | "kernel" | "nfs-root" | "up";
+export type { BootStage } from "./boot-stages.ts";
 
 /** A sighting of a Pi by a server (DHCP request, TFTP file, NFS mount, health check). */
 export interface PiSighting {
   readonly port: number;
-  readonly stage: BootStage;
+  readonly stage: Exclude<BootStage, "unseen" | "power">;
   readonly mac?: string;
   readonly serial?: string;
   readonly model?: PiModel;
@@ -37,6 +38,10 @@ export interface PiStatus {
   readonly role: string;
   readonly power: "on" | "off" | "unknown";
   readonly bootStage: BootStage;
+  /** Set when the boot has not advanced within `boot.stuckAfterS`: the stage it stopped at, and for how long. */
+  readonly stuck: { readonly stage: BootStage; readonly forSeconds: number } | null;
+  /** When the Pi's last boot began (PoE on, or its first DHCP request). */
+  readonly lastBoot: string | null;
   readonly lastSeen: string | null;
 }
 
@@ -50,6 +55,8 @@ export interface ApplianceDeps {
   readonly learned?: readonly LearnedPi[];
   /** Keeps what was learned (the state file); called after every change of identity. */
   readonly persistLearned?: (pis: readonly LearnedPi[]) => Promise<void>;
+  /** Thresholds for replacing a port's Pi identity (default DEFAULT_IDENTITY_POLICY). */
+  readonly identityPolicy?: IdentityPolicyOptions;
   /** Power-cycles a Pi over PoE; absent when the rack has no switch driver. */
   readonly powerCycle?: (port: number) => Promise<unknown>;
   /** Ports an operator powered off in an earlier run (or another pirack process). */
@@ -72,7 +79,10 @@ export class Appliance {
   private currentConfig: Config;
   private currentPlan: RackPlan;
   private readonly learned = new Map<number, LearnedPi>();
-  private readonly seen = new Map<number, { stage: BootStage; at: Date }>();
+  /** Decides when a port's Pi identity may change (identity-policy.ts). */
+  private readonly identities: IdentityPolicy;
+  /** Every port's last boots, stage by stage. */
+  readonly boots: BootTracker;
   /** When each port's Pi last started a boot (its first DHCP request after another stage). */
   private readonly bootStarted = new Map<number, Date>();
   private readonly power = new Map<number, "on" | "off">();
@@ -85,6 +95,8 @@ export class Appliance {
     private readonly deps: ApplianceDeps,
   ) {
     this.currentConfig = config;
+    this.identities = new IdentityPolicy(deps.identityPolicy);
+    this.boots = new BootTracker({ clock: { now: () => new Date(deps.clock.now()) }, stuckAfterS: () => this.currentConfig.boot.stuckAfterS });
     for (const pi of deps.learned ?? []) this.learned.set(pi.port, pi);
     for (const port of deps.heldOff ?? []) this.heldOff.add(port);
     this.currentPlan = planRack(config, this.learned);
@@ -123,20 +135,26 @@ export class Appliance {
   /** Records a Pi's identity and boot progress; a new identity on a port replans (enrolment). */
   sighting(s: PiSighting): Promise<PassReport> | undefined {
     const now = new Date(this.deps.clock.now());
-    if (s.stage === "dhcp" && this.seen.get(s.port)?.stage !== "dhcp") this.bootStarted.set(s.port, now);
-    this.seen.set(s.port, { stage: s.stage, at: now });
+    if (s.stage === "dhcp" && this.boots.state(s.port).stage !== "dhcp") this.bootStarted.set(s.port, now);
+    if (this.boots.record(s.port, s.stage, now)) this.deps.log.info({ port: s.port, stage: s.stage }, "boot stage reached");
     if (!this.currentConfig.ports.includes(s.port)) return undefined;
     const before = this.learned.get(s.port);
-    const merged: LearnedPi = {
-      port: s.port,
-      ...(s.mac ?? before?.mac ? { mac: (s.mac ?? before?.mac)! } : {}),
-      ...(s.serial ?? before?.serial ? { serial: (s.serial ?? before?.serial)! } : {}),
-      ...(s.model ?? before?.model ? { model: (s.model ?? before?.model)! } : {}),
-    };
-    const changed = !before || before.mac !== merged.mac || before.serial !== merged.serial || before.model !== merged.model;
+    const recorded = before && { ...(before.mac ? { mac: before.mac } : {}), ...(before.serial ? { serial: before.serial } : {}), ...(before.model ? { model: before.model } : {}) };
+    const seen = { ...(s.mac ? { mac: s.mac } : {}), ...(s.serial ? { serial: s.serial } : {}), ...(s.model ? { model: s.model } : {}) };
+    // A port seen with no identity at all (a TFTP request from its address) is enrolled with none yet.
+    const decision = before ? this.identities.decide(s.port, recorded, seen, now.getTime()) : { kind: "refine" as const, identity: seen };
+    if (decision.kind === "same") return undefined;
+    if (decision.kind === "pending") {
+      if (decision.fresh) this.deps.metrics.counter("pirack_identity_candidates_total", "Different Pi identities seen on a port that already had one").inc();
+      this.deps.log.debug({ port: s.port, ...decision.candidate, sightings: decision.sightings, limited: decision.limited }, "pi identity change pending");
+      return undefined;
+    }
+    const merged: LearnedPi = { port: s.port, ...decision.identity };
     this.learned.set(s.port, merged);
-    if (!changed) return undefined;
-    this.deps.log.info({ port: s.port, mac: merged.mac, serial: merged.serial, model: merged.model }, "pi identified");
+    if (decision.kind === "change") {
+      this.deps.metrics.counter("pirack_identity_changes_total", "Pi identities replaced on a port (a Pi swapped)").inc();
+      this.deps.log.warn({ port: s.port, from: decision.previous, to: decision.identity }, "pi identity changed");
+    } else this.deps.log.info({ port: s.port, mac: merged.mac, serial: merged.serial, model: merged.model }, "pi identified");
     this.deps.persistLearned?.([...this.learned.values()]).catch((err: unknown) => this.deps.log.error({ err }, "learned pis not saved"));
     return this.replan(`pi seen on port ${s.port}`);
   }
@@ -157,9 +175,20 @@ export class Appliance {
     return true;
   }
 
-  /** Records the PoE state last set or observed for a port. */
-  setPower(port: number, state: "on" | "off"): void {
+  /**
+   * Records the PoE state last set or observed for a port. Power coming on (after off) starts a boot in the
+   * timeline at `at` (when the switch turned it on); going off ends the boot, so it is never counted as stuck.
+   */
+  setPower(port: number, state: "on" | "off", at: Date = new Date(this.deps.clock.now())): void {
+    const before = this.power.get(port);
     this.power.set(port, state);
+    if (state === "on" && before === "off") this.boots.record(port, "power", at);
+    if (state === "off" && before !== "off") this.boots.poweredOff(port);
+  }
+
+  /** A port's last boots, oldest first. */
+  timeline(port: number): BootRecord[] {
+    return this.boots.history(port);
   }
 
   /** An operator's power decision: a port turned off stays off across passes until turned on or cycled. */
@@ -179,7 +208,7 @@ export class Appliance {
   /** Per-port status for the API and dashboard. */
   status(): PiStatus[] {
     return this.currentPlan.ports.map((p) => {
-      const seen = this.seen.get(p.port);
+      const boot = this.boots.state(p.port);
       return {
         port: p.port,
         name: p.name,
@@ -194,8 +223,10 @@ export class Appliance {
         enrolled: p.enrolled,
         role: p.role,
         power: this.power.get(p.port) ?? "unknown",
-        bootStage: seen?.stage ?? "unseen",
-        lastSeen: seen ? seen.at.toISOString() : null,
+        bootStage: boot.stage,
+        stuck: boot.stuck,
+        lastBoot: this.boots.history(p.port).at(-1)?.startedAt.toISOString() ?? null,
+        lastSeen: boot.lastSeen?.toISOString() ?? null,
       };
     });
   }

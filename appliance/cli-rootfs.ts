@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { CliFailure, cliLogger, EXIT_CONFIG, requireConfig } from "./cli-support.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { piRootSpecs, readyExports } from "./reconcile/roots.ts";
-import type { Progress } from "../rootfs/types.ts";
+import type { Progress } from "../rootfs/index.ts";
 
 /** Debian's name for the machine's own architecture. */
 const hostDebianArch = (): string => ({ x64: "amd64", arm64: "arm64", arm: "armhf" })[arch()] ?? arch();
@@ -28,6 +28,13 @@ async function progressPrinter(): Promise<(p: Progress) => void> {
 }
 
 const configOption = () => new Option("--config <file>", "rack.yaml").default("/etc/pirack/rack.yaml");
+/** The config with the `paths.*` it does not name moved under `--sysroot` (README "Commands"). */
+async function configUnder(path: string, sysroot: string) {
+  const { withSysrootPaths } = await import("./sysroot-paths.ts");
+  const { readFile } = await import("node:fs/promises");
+  return withSysrootPaths(await requireConfig(path), await readFile(path, "utf8").catch(() => ""), resolve(sysroot));
+}
+
 const sysrootOption = () => new Option("--sysroot <dir>", "prefix for the fileserver's system files (tests, bench)").default("/");
 
 /** Adds the image and roots commands to `program`. */
@@ -93,7 +100,7 @@ export function registerRootfsCommands(program: Command): void {
     .addOption(configOption())
     .addOption(sysrootOption())
     .action(async (opts: { config: string; sysroot: string }) => {
-      const config = await requireConfig(opts.config);
+      const config = await configUnder(opts.config, opts.sysroot);
       const { withOneShotRack } = await import("./rack.ts");
       const log = await cliLogger();
       const metrics = new MetricsRegistry();
@@ -115,7 +122,7 @@ export function registerRootfsCommands(program: Command): void {
     .addOption(configOption())
     .addOption(sysrootOption())
     .action(async (portText: string, opts: { config: string; sysroot: string }) => {
-      const config = await requireConfig(opts.config);
+      const config = await configUnder(opts.config, opts.sysroot);
       const port = Number(portText);
       const { withOneShotRack, rebuildPort } = await import("./rack.ts");
       const log = await cliLogger();

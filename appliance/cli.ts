@@ -6,7 +6,8 @@ import { Command, Option } from "commander";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { callApi, CliFailure, cliLogger, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
+import { readFileSync } from "node:fs";
+import { callApi, CliFailure, cliLogger, defaultApi, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
 import { registerRootfsCommands } from "./cli-rootfs.ts";
 import { writeFileAtomic } from "../lib/fs-atomic.ts";
 import { planFiles, planRack } from "./plan.ts";
@@ -14,15 +15,21 @@ import { planFiles, planRack } from "./plan.ts";
 /** The embedded default rack: the story's two-Pi seed example, shipped in the package. */
 export const DEFAULT_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), "../examples/seed-rack.yaml");
 
+const packageVersion = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** Where every command that reads the rack config looks by default. */
+const SYSTEM_CONFIG = "/etc/pirack/rack.yaml";
+
 const program = new Command("pirack")
   .description("netboot appliance for shelves of Raspberry Pis")
+  .version(packageVersion, "-V, --version", "print the pirack version")
   .showHelpAfterError()
   .exitOverride();
 
 program
   .command("plan")
   .description("render every generated file for a rack without touching the system")
-  .addOption(new Option("--config <file>", "rack.yaml (default: the embedded seed rack)").default(DEFAULT_CONFIG, "embedded seed rack"))
+  .addOption(new Option("--config <file>", "rack.yaml").default(DEFAULT_CONFIG, "the embedded seed rack"))
   .option("--out <dir>", "write the generated tree here (default: print it)")
   .option("--json", "print the plan as JSON")
   .action(async (opts: { config: string; out?: string; json?: boolean }) => {
@@ -47,13 +54,14 @@ program
 program
   .command("serve")
   .description("run the appliance: reconciler, API (and DHCP, TFTP) for the rack")
-  .addOption(new Option("--config <file>", "rack.yaml").default("/etc/pirack/rack.yaml"))
-  .option("--listen <host:port>", "API address", "127.0.0.1:8067")
+  .addOption(new Option("--config <file>", "rack.yaml").default(SYSTEM_CONFIG))
+  .option("--listen <host:port>", "API address (off loopback it needs --token-file or api.tokenFile)", "127.0.0.1:8067")
+  .option("--token-file <file>", "API tokens, lines \"read <token>\" / \"write <token>\" (overrides api.tokenFile)")
   .option("--sysroot <dir>", "prefix for the fileserver's system files (tests, bench)", "/")
   .option("--dry-run", "print the actions one pass would take, as JSON, and exit")
   .option("--dhcp-port <port>", "DHCP server port (tests, bench)", "67")
   .option("--tftp-listen <host:port>", "TFTP server address (tests, bench)", "0.0.0.0:69")
-  .action(async (opts: { config: string; listen: string; sysroot: string; dryRun?: boolean; dhcpPort: string; tftpListen: string }) => {
+  .action(async (opts: { config: string; listen: string; sysroot: string; dryRun?: boolean; dhcpPort: string; tftpListen: string; tokenFile?: string }) => {
     const { serve } = await import("./main.ts");
     const code = await serve({
       configPath: resolve(opts.config),
@@ -62,26 +70,45 @@ program
       dryRun: opts.dryRun ?? false,
       dhcpPort: Number(opts.dhcpPort),
       tftpListen: opts.tftpListen,
+      ...(opts.tokenFile ? { tokenFile: resolve(opts.tokenFile) } : {}),
     });
     process.exit(code);
   });
 
-const apiOption = () => new Option("--api <url>", "a running appliance's API").default("http://127.0.0.1:8067");
+const apiOption = () =>
+  new Option("--api <url>", "a running appliance's API: http://host:port or unix:/path/to/api.sock (default: unix:/run/pirack/api.sock when it exists, else http://127.0.0.1:8067)");
+const tokenOption = () => new Option("--token-file <file>", "API token file (lines \"read <token>\" / \"write <token>\")");
 
 program
   .command("status")
   .description("show every Pi port of a running appliance")
   .addOption(apiOption())
+  .addOption(tokenOption())
   .option("--json", "print JSON")
-  .action(async (opts: { api: string; json?: boolean }) => {
-    const pis = (await callApi(opts.api, "/api/v1/pis")) as Record<string, unknown>[];
+  .option("--timeline", "each Pi's last boot: the time of every stage (power, dhcp, firmware, kernel, nfs, up)")
+  .action(async (opts: { api?: string; tokenFile?: string; json?: boolean; timeline?: boolean }) => {
+    const api = opts.api ?? defaultApi();
+    const auth = opts.tokenFile ? { tokenFile: opts.tokenFile } : {};
+    if (opts.timeline) {
+      const entries = (await callApi(api, "/api/v1/timeline", auth)) as import("./dashboard/timeline-text.ts").TimelineEntry[];
+      const { renderTimelineText } = await import("./dashboard/timeline-text.ts");
+      process.stdout.write(opts.json ? `${JSON.stringify(entries, null, 2)}\n` : renderTimelineText(entries));
+      return;
+    }
+    const pis = (await callApi(api, "/api/v1/pis", auth)) as Record<string, unknown>[];
     if (opts.json) process.stdout.write(`${JSON.stringify(pis, null, 2)}\n`);
-    else process.stdout.write(renderTable(pis, ["port", "name", "vlan", "piAddress", "mac", "serial", "model", "power", "bootStage", "lastSeen"]));
+    else {
+      const rows = pis.map((p) => ({ ...p, bootStage: p.stuck ? `stuck at ${(p.stuck as { stage: string }).stage}` : p.bootStage }));
+      process.stdout.write(renderTable(rows, ["port", "name", "vlan", "piAddress", "mac", "serial", "model", "power", "bootStage", "lastSeen"]));
+    }
   });
 
 /** The switch for a config file; fails when the rack manages no switch. */
 async function switchFor(configPath: string) {
   const config = await requireConfig(configPath);
+  const { switchAddressProblem } = await import("./switch-address.ts");
+  const placeholder = switchAddressProblem(config);
+  if (placeholder) throw new CliFailure(`${configPath}: ${placeholder}`, EXIT_CONFIG);
   const { SwitchOwner } = await import("./switch-owner.ts");
   const { MetricsRegistry } = await import("../lib/metrics.ts");
   const holder = new SwitchOwner({ log: await cliLogger(), metrics: new MetricsRegistry() });
@@ -96,7 +123,7 @@ const switchCommand = program.command("switch").description("the managed PoE swi
 switchCommand
   .command("show")
   .description("per port: VLANs, PVID, link, PoE, watts")
-  .requiredOption("--config <file>", "rack.yaml")
+  .addOption(new Option("--config <file>", "rack.yaml").default(SYSTEM_CONFIG))
   .option("--json", "print JSON")
   .option("--all", "every switch port, not only the rack's")
   .action(async (opts: { config: string; json?: boolean; all?: boolean }) => {
@@ -115,12 +142,15 @@ switchCommand
 switchCommand
   .command("apply")
   .description("push the plan's VLANs, PVIDs and PoE to the switch; print what changed")
-  .requiredOption("--config <file>", "rack.yaml")
+  .addOption(new Option("--config <file>", "rack.yaml").default(SYSTEM_CONFIG))
   .option("--sysroot <dir>", "prefix for the fileserver's system files (tests, bench)", "/")
   .action(async (opts: { config: string; sysroot: string }) => {
     // One pass of the switch subsystem, as serve runs it: same plan, learned Pis, held-off ports and pass lock.
     const config = await requireConfig(opts.config);
     if (config.switch.driver === "none") throw new CliFailure(`${opts.config}: switch.driver is none: there is no switch to talk to`, EXIT_CONFIG);
+    const { switchAddressProblem } = await import("./switch-address.ts");
+    const placeholder = switchAddressProblem(config);
+    if (placeholder) throw new CliFailure(`${opts.config}: ${placeholder}`, EXIT_CONFIG);
     const { withOneShotRack } = await import("./rack.ts");
     const { MetricsRegistry } = await import("../lib/metrics.ts");
     const { renderApplyResult } = await import("../switch/index.ts");
@@ -138,18 +168,24 @@ program
   .argument("<action>", "on | off | cycle")
   .argument("<port>", "switch port of the Pi")
   .addOption(apiOption())
+  .addOption(tokenOption())
   .option("--config <file>", "rack.yaml: talk to the switch directly when no appliance answers")
-  .action(async (action: string, portText: string, opts: { api: string; config?: string }) => {
+  .option("--json", "print the API's answer as JSON")
+  .action(async (action: string, portText: string, opts: { api?: string; tokenFile?: string; config?: string; json?: boolean }) => {
     if (action !== "on" && action !== "off" && action !== "cycle") throw new CliFailure(`action must be on, off or cycle, got "${action}"`, EXIT_CONFIG);
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 1) throw new CliFailure(`port must be a switch port number, got "${portText}"`, EXIT_CONFIG);
+    const printSteps = (steps: readonly { step: string; atMs: number }[]) => {
+      for (const step of steps) process.stdout.write(`${String(step.atMs).padStart(6)} ms  ${step.step}\n`);
+    };
     try {
-      const r = await callApi(opts.api, `/api/v1/pis/${port}/power`, {
+      const r = (await callApi(opts.api ?? defaultApi(), `/api/v1/pis/${port}/power`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ action }),
-      });
-      process.stdout.write(`${JSON.stringify(r)}\n`);
+        body: { action },
+        ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}),
+      })) as { result?: { step: string; atMs: number }[] | null };
+      if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else printSteps(r.result ?? []);
       return;
     } catch (err) {
       if (!(err instanceof CliFailure) || !err.message.startsWith("no appliance answers") || !opts.config) throw err;
@@ -157,7 +193,9 @@ program
     const { config, driver, holder } = await switchFor(opts.config);
     try {
       if (!config.ports.includes(port)) throw new CliFailure(`port ${port} is not a Pi port of ${opts.config} (ports: ${config.ports.join(",")})`, EXIT_CONFIG);
-      for (const step of await driver.power(port, action)) process.stdout.write(`${String(step.atMs).padStart(6)} ms  ${step.step}\n`);
+      const steps = await driver.power(port, action);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, result: steps })}\n`);
+      else printSteps(steps);
     } finally {
       await holder.close();
     }

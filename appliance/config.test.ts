@@ -79,7 +79,12 @@ describe("validateConfig", () => {
       ["public.firstAddress: port 8's address would fall outside 2a00:1098:0:84::/64"],
     ],
     "unknown top-level key": [(c) => (c.colour = "blue"), [expect.stringMatching(/^colour: unknown key/) as unknown as string]],
-    "unknown nested key": [(c) => (c.storage.netmask = "x"), ["storage: unknown key netmask"]],
+    "unknown nested key": [(c) => (c.storage.netmask = "x"), ["storage.netmask: unknown key (expected one of network, firstVlan)"]],
+    "unknown key in an snmp v2c block": [
+      (c) => (c.switch = { driver: "qbridge", host: "10.0.0.2", snmp: { version: "2c", community: "x", user: "u" } }),
+      ["switch.snmp.user: unknown key (expected one of version, community)"],
+    ],
+    "unknown key in a list item": [(c) => (c.pis = [{ port: 1, nmae: "x" }]), ["pis[0].nmae: unknown key (expected one of port, name, serial, mac, role)"]],
     "missing switch credentials": [
       (c) => (c.switch = { driver: "qbridge", host: "192.0.2.10" }),
       ["switch.snmp: credentials are required when switch.driver is qbridge"],
@@ -119,7 +124,7 @@ describe("validateConfig", () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems).toEqual([
-      "colour: unknown key (expected one of shelf, fileserver, storage, public, ports, boot, paths, image, nfs, switch, dhcp, tftp, enrol, pis)",
+      "colour: unknown key (expected one of shelf, fileserver, storage, public, ports, boot, paths, image, nfs, switch, dhcp, tftp, enrol, api, pis)",
       "shelf: must be a host name label: a-z, 0-9 and '-', 1-63 characters",
       "storage.firstVlan: VLAN must be 1-4094",
       "pis[0].serial: must be the 8 lower-case hex digits of the Pi's serial (as in its TFTP folder)",
@@ -134,6 +139,14 @@ describe("validateConfig", () => {
     const r = parseConfigText("ports: [1, 2\nshelf: x");
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems[0]).toMatch(/^\(yaml\) line \d+ column \d+: /);
+  });
+
+  it("shows a YAML syntax error's line with a caret, and its position once", () => {
+    const r = parseConfigText("shelf: a\nstorage: { network: 10.0.0.0/24\nports: 1\n");
+    expect(r).toEqual({
+      ok: false,
+      problems: ["(yaml) line 3 column 1: Flow map in block collection must be sufficiently indented and end with a }\n    3 | ports: 1\n      | ^"],
+    });
   });
 
   it("parses the seed example", () => {
@@ -154,5 +167,51 @@ describe("parsePorts", () => {
   });
   it("rejects reversed ranges", () => {
     expect(parsePorts("5-2").problems).toEqual(['"5-2" is not a valid range (ports are 1-4096, low-high)']);
+  });
+});
+
+describe("parseConfigText never throws", () => {
+  const valid = `storage: { network: 10.46.189.0/24 }
+public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddress: "2a00:1098:0:84:1000:1::2" }
+ports: 1-2
+`;
+  // A 1 KB "billion laughs": nine levels of nine aliases would expand to 9^9 strings.
+  const laughs = ["a: &a [x, x, x, x, x, x, x, x, x]", ..."bcdefghi".split("").map((l, i) => `${l}: &${l} [${Array(9).fill(`*${"abcdefgh"[i]}`).join(", ")}]`)].join("\n");
+  const cases: Record<string, [string, RegExp]> = {
+    "alias to an undefined anchor": [`${valid}image: *golden\n`, /^\(yaml\): Unresolved alias \(the anchor must be set before the alias\): golden$/],
+    "billion laughs": [laughs, /^\(yaml\): Excessive alias count indicates a resource exhaustion attack$/],
+    "binary garbage": ["\u0000\u0001\u0002: [", /^\(yaml\) line 1 column \d+: /],
+  };
+  it.each(Object.entries(cases))("%s", (_, [text, problem]) => {
+    expect(laughs.length).toBeLessThan(1024);
+    const r = parseConfigText(text);
+    expect(r.ok ? [] : r.problems).toHaveLength(1);
+    expect(r.ok ? "" : r.problems[0]).toMatch(problem);
+  });
+
+  it("lists at most 50 problems and says how many more there were", () => {
+    const r = parseConfigText(valid + Array.from({ length: 120 }, (_, i) => `k${i}: 1`).join("\n"));
+    expect(r.ok ? [] : r.problems.length).toBe(51);
+    expect(r.ok ? "" : r.problems[50]).toBe("(and 70 more problems)");
+  });
+});
+
+describe("wrong type and missing are told apart", () => {
+  const valid = `storage: { network: 10.46.189.0/24 }
+public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddress: "2a00:1098:0:84:1000:1::2" }
+ports: 1-2
+`;
+  const cases: Record<string, [string, string[]]> = {
+    "number for a string": ["switch: { driver: qbridge, host: sw, snmp: { version: '2c', community: 7 } }", ["switch.snmp.community: must be a string, got the number 7"]],
+    "missing string": ["switch: { driver: qbridge, host: sw, snmp: { version: '2c' } }", ["switch.snmp.community: is required"]],
+    "fraction for an integer": ["switch: { port: 1.5 }", ["switch.port: must be an integer, got the number 1.5"]],
+    "string for a mapping": ["fileserver: eth0", ['fileserver: must be a mapping, got the string "eth0"']],
+    "list for a number": ["tftp: { cacheBytes: [1] }", ["tftp.cacheBytes: must be a number, got a list"]],
+    "number for a boolean": ["dhcp: { sendRouter: 1 }", ["dhcp.sendRouter: must be true or false, got the number 1"]],
+    "null for a string": ["shelf: null", ["shelf: must be a string, got null"]],
+  };
+  it.each(Object.entries(cases))("%s", (_, [extra, problems]) => {
+    const r = parseConfigText(`${valid}${extra}\n`);
+    expect(r.ok ? [] : r.problems).toEqual(problems);
   });
 });

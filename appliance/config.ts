@@ -9,6 +9,8 @@ import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
 import { DEFAULT_TFTP_OPTIONS } from "./tftpd/defaults.ts";
 import { SNMP_PORT } from "../switch/types.ts";
+import { capProblems, describeIssue, valueAt } from "./config-problems.ts";
+import { allowedKeysAt } from "./config-keys.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -63,6 +65,8 @@ const sections = {
         .default("dwc_otg.lpm_enable=0 console=ttyAMA0,115200 console=tty1 elevator=deadline fsck.repair=yes rootwait"),
       nfsOptions: z.string().regex(/^[^\s,][^\s]*$|^$/, "must be comma-separated options without spaces").default("vers=3,tcp"),
       firmware: z.string().startsWith("/", "must be an absolute path").default("/srv/pirack/firmware"),
+      // Beyond DESIGN.md §5: seconds a boot stage may last before the Pi is reported stuck at it.
+      stuckAfterS: z.number().int().min(10, "must be at least 10 seconds").max(86_400, "must be at most 86400 seconds (a day)").default(180),
     })
     .prefault({}),
   paths: z
@@ -117,6 +121,8 @@ const sections = {
     })
     .prefault({}),
   enrol: z.enum(["auto", "manual"]).default("auto"),
+  // DESIGN.md §5: the API's token file (lines "read <token>" / "write <token>"), required off loopback.
+  api: z.strictObject({ tokenFile: z.string().startsWith("/", "must be an absolute path").optional() }).prefault({}),
   pis: z
     .array(
       z.strictObject({
@@ -211,7 +217,13 @@ export function validateConfig(raw: unknown): ConfigResult {
     const result = schema.safeParse(input[key]);
     if (result.success) parsed[key] = result.data;
     else {
-      for (const issue of result.error.issues) problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+      for (const issue of result.error.issues) {
+        if (issue.code === "unrecognized_keys") {
+          // Like the top level: one line per unknown key, naming the keys that are allowed there.
+          const allowed = allowedKeysAt(schema, issue.path, input[key]);
+          for (const k of issue.keys) problems.push(`${pathText([key, ...issue.path, k])}: unknown key${allowed ? ` (expected one of ${allowed.join(", ")})` : ""}`);
+        } else problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue, valueAt(input[key], issue.path))}`);
+      }
       parsed[key] = salvage(schema, input[key]);
     }
   }
@@ -252,12 +264,6 @@ function salvage(schema: z.ZodType, value: unknown): unknown {
     return items;
   }
   return undefined;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
-  if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
-  return issue.message;
 }
 
 /** Checks that span sections: address arithmetic, collisions, uniqueness, credentials. */
@@ -344,6 +350,11 @@ function checkPublic(p: Parsed["public"], maxPort: number): string[] {
   return problems;
 }
 
+/** A config that crossed a thread boundary (structured clone drops freezing): frozen again, otherwise as validated. */
+export function reviveConfig(config: Config): Config {
+  return deepFreeze(config);
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -352,17 +363,33 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parses YAML text and validates it; YAML syntax errors are reported with line and column. */
+/**
+ * Parses YAML text and validates it. Every failure of the YAML library is a listed problem, never an exception:
+ * syntax errors with line and column, an alias to an undefined anchor, more aliases than `maxAliasCount` (a
+ * "billion laughs" document), and anything else it throws.
+ */
 export function parseConfigText(text: string): ConfigResult {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0];
-      return { ok: false, problems: [`(yaml)${at ? ` line ${at.line} column ${at.col}` : ""}: ${err.message.split("\n")[0]}`] };
+      // yaml's message repeats the position ("... at line 3, column 1:") and then its own excerpt: keep the words once.
+      const words = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      if (!at) return { ok: false, problems: [`(yaml): ${words}`] };
+      const source = text.split("\n")[at.line - 1] ?? "";
+      const gutter = String(at.line).length;
+      const excerpt = `\n    ${at.line} | ${source}\n    ${" ".repeat(gutter)} | ${" ".repeat(Math.max(at.col - 1, 0))}^`;
+      return { ok: false, problems: [`(yaml) line ${at.line} column ${at.col}: ${words}${excerpt}`] };
     }
-    throw err;
+    // The yaml library throws ReferenceError for unresolved or excessive aliases, and may throw others.
+    return { ok: false, problems: [`(yaml): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`] };
   }
-  return validateConfig(raw ?? {});
+  try {
+    return capProblems(validateConfig(raw ?? {}));
+  } catch (err) {
+    // Validation is meant to list problems, not throw; should a document still make it throw, that is one more.
+    return { ok: false, problems: [`(top level): cannot be validated (${err instanceof Error ? err.message : String(err)})`] };
+  }
 }

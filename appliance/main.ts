@@ -2,12 +2,20 @@
  * `pirack serve`: the daemon's composition root. Loads and watches the config, builds every adapter, runs the
  * reconciler, the API and the servers, and shuts all of it down on SIGTERM/SIGINT.
  */
-import { watch, type FSWatcher } from "chokidar";
 import pino, { type Logger } from "pino";
-import { startApi } from "./api.ts";
+import { join } from "node:path";
+import { startApi, startUnixApi } from "./api.ts";
+import { resolveApiAccess, warnIfReadableByOthers } from "./api-access.ts";
 import type { Appliance } from "./appliance.ts";
+import { OperatorServices } from "./operator-services.ts";
+import { notifierFromEnv } from "./sd-notify.ts";
+import { switchAddressProblem, withoutPlaceholderSwitch } from "./switch-address.ts";
+import { withSysrootPaths } from "./sysroot-paths.ts";
 import { BootServices } from "./boot-services.ts";
-import { loadConfigFile } from "./config-file.ts";
+import { loadConfigFile, loadConfigFileOffThread, readConfigText } from "./config-file.ts";
+import type { ConfigResult } from "./config.ts";
+import { ConfigWatcher } from "./config-watch.ts";
+import { LearnedWriter } from "./learned-store.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { OperationError } from "../lib/errors.ts";
 import { openAppliance, rebuildPort } from "./rack.ts";
@@ -24,6 +32,21 @@ export interface ServeOptions {
   readonly dhcpPort?: number;
   readonly tftpListen?: string;
   readonly periodicPassMs?: number;
+  /** Bearer tokens for the API (overrides api.tokenFile); required when `listen` is not loopback. */
+  readonly tokenFile?: string;
+}
+
+/**
+ * Reads and validates the config, with the `paths.*` it does not name moved under the sysroot and a placeholder
+ * (documentation-address) switch left alone; `switchProblem` says why in words.
+ */
+async function loadServeConfig(opts: ServeOptions, load: (path: string) => Promise<ConfigResult> = loadConfigFile) {
+  const result = await load(opts.configPath);
+  if (!result.ok) return result;
+  // Bounded like the first read (config-file.ts): the file may have been replaced by anything since.
+  const read = await readConfigText(opts.configPath);
+  const text = read.ok ? read.text : "";
+  return { ok: true as const, config: withoutPlaceholderSwitch(withSysrootPaths(result.config, text, opts.sysroot)), switchProblem: switchAddressProblem(result.config) };
 }
 
 /** The root logger: JSON lines for journald, pretty only on a terminal. */
@@ -41,12 +64,21 @@ export function parseListen(text: string): { host: string; port: number } {
 
 /** Runs the appliance until a signal stops it. Returns the process exit code. */
 export async function serve(opts: ServeOptions, log: Logger = createRootLogger()): Promise<number> {
-  const first = await loadConfigFile(opts.configPath);
+  // At start nothing is served yet, so the first config is parsed on this thread (no worker start-up to wait for).
+  const first = await loadServeConfig(opts);
   if (!first.ok) {
     log.error({ config: opts.configPath, problems: first.problems }, "config rejected");
     process.stderr.write(`pirack: ${opts.configPath}: ${first.problems.length} problem(s):\n  ${first.problems.join("\n  ")}\n`);
     return 2;
   }
+  const { host, port } = parseListen(opts.listen);
+  const access = await resolveApiAccess(host, opts.tokenFile ?? first.config.api.tokenFile, log);
+  if (!access.ok) {
+    log.error({ problems: access.problems }, "api access refused");
+    process.stderr.write(`pirack: ${access.problems.join("\n  ")}\n`);
+    return 2;
+  }
+  if (first.config.switch.driver !== "none") await warnIfReadableByOthers(opts.configPath, "rack.yaml (SNMP credentials)", log);
   const metrics = new MetricsRegistry();
   // The monitor's callbacks reach the appliance, which needs the switch owner first: bound once both exist.
   // eslint-disable-next-line prefer-const -- assigned below, after the switch owner it depends on
@@ -69,11 +101,15 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
         }),
   });
   await switches.configure(first.config);
+  // State writes coalesced (at most one per 15 s); the last one is flushed on SIGTERM.
+  const writer = new LearnedWriter({ stateDir: () => app!.config.paths.state, log: log.child({ component: "state" }), metrics });
   app = await openAppliance(first.config, {
     sysroot: opts.sysroot,
     log,
     metrics,
     switches,
+    learnedWriter: writer,
+    recoverState: !opts.dryRun,
     powerCycle: (port) => switches.power(port, "cycle"),
   });
 
@@ -82,57 +118,77 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     return 0;
   }
 
-  const { host, port } = parseListen(opts.listen);
-  const api = await startApi(
-    {
-      log: log.child({ component: "api" }),
-      appliance: app,
-      metrics,
-      power: async (piPort, action) => {
-        if (!switches.driver) throw new OperationError("SWITCH_NONE", "this rack has no switch driver (switch.driver: none)");
-        app.holdPower(piPort, action);
-        const steps = await switches.power(piPort, action);
-        app.setPower(piPort, action === "off" ? "off" : "on");
-        return steps;
-      },
-      rebuild: (piPort) => rebuildPort(app, piPort, { log: log.child({ component: "roots" }), metrics }),
-      pending: () => app.reconciler.pending({ skip: (name) => name === "switch" && switches.reachable === false, timeoutMs: 2_000 }),
-      switchReachable: () => switches.reachable,
+  const { notifier, watchdogUsec } = notifierFromEnv(process.env);
+  const clock = { now: () => new Date() };
+  const ops = new OperatorServices({ log: log.child({ component: "operator" }), app, metrics, clock, notifier, watchdogUsec, driver: () => switches.driver ?? undefined });
+  const apiDeps: Parameters<typeof startApi>[0] = {
+    log: log.child({ component: "api" }),
+    appliance: app,
+    metrics,
+    power: async (piPort, action) => {
+      if (!switches.driver) throw new OperationError("SWITCH_NONE", "this rack has no switch driver (switch.driver: none)");
+      app.holdPower(piPort, action);
+      const startedAt = clock.now();
+      const steps = await switches.power(piPort, action);
+      ops.powerDone(piPort, startedAt, steps);
+      return steps;
     },
-    host,
-    port,
-  );
+    rebuild: (piPort) => rebuildPort(app, piPort, { log: log.child({ component: "roots" }), metrics }),
+    pending: () => app.reconciler.pending({ skip: (name) => name === "switch" && switches.reachable === false, timeoutMs: 2_000 }),
+    switchReachable: () => switches.reachable,
+    dashboard: ops,
+  };
+  const api = await startApi(apiDeps, host, port, access.tokens);
+  const socketPath = join(opts.sysroot, "run/pirack/api.sock");
+  const unixApi = await startUnixApi(apiDeps, socketPath).catch((err: unknown) => {
+    log.warn({ err, socket: socketPath }, "api socket not started");
+    return undefined;
+  });
   const tftpListen = parseListen(opts.tftpListen ?? "0.0.0.0:69");
   const boot = new BootServices({
     log,
     metrics,
     appliance: app,
     listen: { dhcpPort: opts.dhcpPort ?? 67, tftpAddress: tftpListen.host, tftpPort: tftpListen.port },
+    onDhcpInterface: (e) => ops.dhcpInterface(e),
   });
   await boot.start();
+  ops.start();
+  const showSwitchProblem = (problem: string | undefined) => {
+    if (problem) log.error({ host: first.config.switch.host }, problem);
+    ops.health.set("switch-address", problem ? { subsystem: "switch", port: null, text: problem } : null);
+  };
+  showSwitchProblem(first.switchProblem);
   log.info({ listen: opts.listen, config: opts.configPath, sysroot: opts.sysroot }, "appliance started");
 
   const reloads = metrics.counter("pirack_config_reloads_total", "Config reloads by result");
-  const reload = async (why: string) => {
-    const r = await loadConfigFile(opts.configPath);
+  // Reloads run one at a time (watch and SIGHUP may coincide), parsed in a worker so DHCP and TFTP never wait.
+  let reloading: Promise<void> = Promise.resolve();
+  const reloadNow = async (why: string) => {
+    const r = await loadServeConfig(opts, (path) => loadConfigFileOffThread(path));
     if (!r.ok) {
+      ops.health.set("config", { subsystem: "config", port: null, text: `${opts.configPath} rejected (${r.problems.length} problem(s): ${r.problems[0]}); the last good config keeps running` });
       reloads.inc({ result: "rejected" });
       log.error({ config: opts.configPath, problems: r.problems, trigger: why }, "config rejected; keeping the last good config");
       return;
     }
+    ops.health.set("config", null);
+    showSwitchProblem(r.switchProblem);
     reloads.inc({ result: "applied" });
     log.info({ config: opts.configPath, trigger: why }, "config loaded");
     // A changed `switch:` section replaces the switch object whole (driver and monitor) before the new plan runs.
     await switches.configure(r.config);
-    await app.setConfig(r.config);
+    void app.setConfig(r.config);
   };
-  const watcher: FSWatcher = watch(opts.configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
-  watcher.on("all", (event) => {
-    if (event === "change" || event === "add") void reload(`file ${event}`);
-  });
-  watcher.on("error", (err) => log.warn({ err }, "config watch failed"));
+  const reload = (why: string): Promise<void> => {
+    reloading = reloading.then(() => reloadNow(why)).catch((err: unknown) => log.error({ err, trigger: why }, "config reload failed"));
+    return reloading;
+  };
+  const watcher = new ConfigWatcher({ path: opts.configPath, log, onChange: (why) => reload(why) });
+  await watcher.start();
 
-  void app.reconciler.request("startup");
+  // READY=1 once DHCP and TFTP listen (above) and the first pass has run.
+  void app.reconciler.request("startup").then(() => ops.ready(), (err: unknown) => log.error({ err }, "first pass failed"));
   const timer = setInterval(() => void app.reconciler.request("timer"), opts.periodicPassMs ?? 60_000);
 
   return new Promise<number>((done) => {
@@ -141,9 +197,15 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       clearInterval(timer);
       await watcher.close();
       await boot.stop();
+      await writer.flush();
+      await ops.stop();
       await switches.close();
       await new Promise<void>((r) => api.close(() => r()));
       api.closeAllConnections();
+      if (unixApi) {
+        await new Promise<void>((r) => unixApi.close(() => r()));
+        unixApi.closeAllConnections();
+      }
       log.info("stopped");
       done(0);
     };

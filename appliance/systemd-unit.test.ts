@@ -44,9 +44,17 @@ describe("systemd/pirack.service", async () => {
 
   it("restarts on failure, reloads with SIGHUP and runs serve on the API address of DESIGN.md", () => {
     expect(setting("Restart")).toEqual(["on-failure"]);
+    expect(setting("RestartPreventExitStatus")).toEqual(["2"]); // a rejected config: no restart loop
     expect(setting("ExecReload")).toEqual(["/bin/kill -HUP $MAINPID"]);
     expect(setting("ExecStart")[0]).toMatch(/pirack\.mjs serve --config \/etc\/pirack\/rack\.yaml --listen 127\.0\.0\.1:8067$/);
     expect(setting("NoNewPrivileges")).toEqual(["yes"]);
     expect(setting("ProtectSystem")).toEqual(["strict"]);
+  });
+
+  it("uses the readiness protocol with a watchdog and a runtime directory for the API socket", () => {
+    expect(setting("Type")).toEqual(["notify"]);
+    expect(setting("NotifyAccess")).toEqual(["main"]);
+    expect(setting("WatchdogSec")).toEqual(["30s"]);
+    expect(setting("RuntimeDirectory")).toEqual(["pirack"]);
   });
 });

@@ -57,6 +57,13 @@ export class MetricsRegistry {
     };
   }
 
+  /** The sum of every labelled series of `name` (0 when it is not registered), for summaries. */
+  sum(name: string): number {
+    let total = 0;
+    for (const { value } of this.series.get(name)?.values.values() ?? []) total += value;
+    return total;
+  }
+
   /** Renders every series in the Prometheus text format (version 0.0.4). */
   render(): string {
     const out: string[] = [];

@@ -89,7 +89,7 @@ describe("pirack switch and power against the simulated switch", () => {
         if (await fetch(`${api}/metrics`).then(() => true, () => false)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      const off = await execa("node", [pirack, "power", "off", "2", "--api", api]);
+      const off = await execa("node", [pirack, "power", "off", "2", "--api", api, "--json"]);
       expect(JSON.parse(off.stdout)).toMatchObject({ ok: true });
       // pethPsePortAdminEnable (POWER-ETHERNET-MIB 1.3.6.1.2.1.105.1.1.1.3) group 1 port 2: 2 = false.
       expect(await snmpget("1.3.6.1.2.1.105.1.1.1.3.1.2")).toBe("2");

@@ -71,7 +71,7 @@ describe.skipIf(!isRoot())("pirack serve netboots Pis in namespaces (root)", () 
       "--listen",
       "127.0.0.1:8067",
     ]);
-    await waitFor(() => api("/metrics"), "the appliance's API", 30_000);
+    await waitFor(() => api("/metrics"), "the appliance's API", 90_000);
   });
 
   afterAll(async () => {
