@@ -8,7 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { prefixLength } from "./dhcp-packets.ts";
 import { runDhcpStage, type Lease } from "./dhcp-client.ts";
-import { dhcpStages, MODEL_PROFILES, parseConfigTxt, parseNfsRoot, PI3_FIRMWARE_TFTP, PI4_TFTP, PI5_TFTP, ROM_TFTP, type PiModel, type TftpProfile } from "./models.ts";
+import { dhcpStages, MODEL_PROFILES, parseConfigTxt, parseNfsRoot, PI3_FIRMWARE_TFTP, PI4_FIRMWARE_TFTP, PI4_TFTP, PI5_TFTP, ROM_TFTP, type PiModel, type TftpProfile } from "./models.ts";
 import { acceptAnyAddress, openPiSocket, releaseAnyAddress, takeAddress, type PiLink, type PiSocket } from "./net.ts";
 import { visitNfsRoot } from "./nfs-root.ts";
 import { tftpRead, type ReadOptions, type ReadResult } from "./tftp-client.ts";
@@ -38,6 +38,8 @@ export interface PiBootOptions {
   readonly publicVlan?: number;
   /** Whole boot budget (default 120 s). */
   readonly timeoutMs?: number;
+  /** Replaces every per-file TFTP budget (the Pi 4/5 EEPROM's is 30 s): for hosts too loaded to keep the real one. */
+  readonly fileTimeoutMs?: number;
   readonly onStage?: (event: StageEvent) => void;
   /** Injected for tests: the EEPROM's random xid, the clock. */
   readonly randomTransactionId?: () => number;
@@ -118,7 +120,8 @@ async function run(opts: PiBootOptions, emit: (stage: PiStage, details?: Record<
   const missing: string[] = [];
   const fetched: Fetched[] = [];
   const read = async (name: string, tftp: TftpProfile, o: ReadOptions = {}): Promise<ReadResult> => {
-    const result = await tftpRead({ openSocket: () => openPiSocket(link, 0), now }, server, name, tftp, o);
+    const profile = opts.fileTimeoutMs ? { ...tftp, fileTimeoutMs: opts.fileTimeoutMs } : tftp;
+    const result = await tftpRead({ openSocket: () => openPiSocket(link, 0), now }, server, name, profile, o);
     if (result.status === "failed") throw new BootFailure(`TFTP ${name} from ${server}: ${result.reason}`);
     if (result.status === "missing") missing.push(name);
     if (result.status === "ok") fetched.push({ name, size: result.size, sha256: result.sha256, data: result.data });
@@ -168,6 +171,7 @@ async function run(opts: PiBootOptions, emit: (stage: PiStage, details?: Record<
     await need(`${prefix}config.txt`, tftp, { keep: true });
     await read(`${prefix}pieeprom.sig`, tftp, { probe: true });
   }
+  if (profile.family === 4) tftp = PI4_FIRMWARE_TFTP; // start4.elf runs from here on
   emit("firmware", { prefix: prefix || null, files: fetched.length, bytes: fetched.reduce((n, f) => n + f.size, 0), missing: missing.length });
 
   // start*.elf (or the Pi 5 bootloader) now reads config.txt again and what it names.

@@ -1,7 +1,7 @@
 /**
  * Protocol Pi CLI: boots one emulated Pi from inside its network namespace and prints one JSON line per stage.
  *   ip netns exec <ns> node --import tsx bench/pi/main.ts --model 3b|3b+|4|5 --serial HEX --mac MAC --ifname IF
- *     [--fetch-dir DIR] [--nfs] [--timeout-s N] [--public-vlan 131] [--netns NS] [--stay]
+ *     [--fetch-dir DIR] [--nfs] [--timeout-s N] [--file-timeout-s N] [--public-vlan 131] [--netns NS] [--stay]
  * Exit 0 after `up`, 1 after `failed`, 2 on bad usage. With --stay it keeps running after `up` until killed
  * (a PoE-off is a SIGKILL or SIGTERM).
  */
@@ -10,7 +10,7 @@ import { bootPi } from "./boot.ts";
 import { macBytes } from "./dhcp-packets.ts";
 import { parseModel } from "./models.ts";
 
-const usage = "usage: main.ts --model 3b|3b+|4|5 --serial HEX --mac MAC --ifname IF [--fetch-dir DIR] [--nfs] [--timeout-s N] [--public-vlan N] [--netns NS] [--stay]";
+const usage = "usage: main.ts --model 3b|3b+|4|5 --serial HEX --mac MAC --ifname IF [--fetch-dir DIR] [--nfs] [--timeout-s N] [--file-timeout-s N] [--public-vlan N] [--netns NS] [--stay]";
 
 function parse() {
   const { values } = parseArgs({
@@ -23,6 +23,7 @@ function parse() {
       nfs: { type: "boolean", default: false },
       "timeout-s": { type: "string", default: "120" },
       "public-vlan": { type: "string", default: "131" },
+      "file-timeout-s": { type: "string" },
       netns: { type: "string" },
       stay: { type: "boolean", default: false },
     },
@@ -44,14 +45,16 @@ function parse() {
   if (!(timeoutS > 0)) problems.push(`--timeout-s must be a positive number, got ${values["timeout-s"]}`);
   const publicVlan = Number(values["public-vlan"]);
   if (!Number.isInteger(publicVlan) || publicVlan < 1 || publicVlan > 4094) problems.push(`--public-vlan must be 1-4094, got ${values["public-vlan"]}`);
+  const fileTimeoutS = values["file-timeout-s"] === undefined ? undefined : Number(values["file-timeout-s"]);
+  if (fileTimeoutS !== undefined && !(fileTimeoutS > 0)) problems.push(`--file-timeout-s must be a positive number, got ${values["file-timeout-s"]}`);
   if (problems.length) {
     process.stderr.write(`${problems.join("\n")}\n${usage}\n`);
     process.exit(2);
   }
-  return { values, timeoutS, publicVlan };
+  return { values, timeoutS, publicVlan, fileTimeoutS };
 }
 
-const { values, timeoutS, publicVlan } = parse();
+const { values, timeoutS, publicVlan, fileTimeoutS } = parse();
 const result = await bootPi({
   model: parseModel(values.model!),
   serial: values.serial!.toLowerCase(),
@@ -61,6 +64,7 @@ const result = await bootPi({
   nfs: values.nfs,
   publicVlan,
   timeoutMs: timeoutS * 1000,
+  ...(fileTimeoutS ? { fileTimeoutMs: fileTimeoutS * 1000 } : {}),
   onStage: (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
 });
 if (result.ok && values.stay) {

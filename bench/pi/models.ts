@@ -84,13 +84,22 @@ export function dhcpStages(model: PiModel, id: { serial: string; mac: string }):
   return [{ sender: "eeprom", guid, sendsRequest: true, retryMs: 4000, attempts: 11, fixedTransactionId: null }];
 }
 
+// Per-file budgets: only the Pi 4/5 EEPROM documents one (TFTP_FILE_TIMEOUT, default 30 s, eeprom-bootloader.adoc);
+// the Pi 3 ROM, bootcode.bin and start*.elf document none, so they get a generous 120 s.
+const UNDOCUMENTED_FILE_TIMEOUT_MS = 120_000;
+
 /** Pi 3 ROM TFTP: plain RRQs, 512-byte blocks (pi-netboot §2.3; tcpdump lengths 21/20). */
-export const ROM_TFTP: TftpProfile = { tsize: false, blockSize: null, retryMs: 1000, fileTimeoutMs: 30_000 };
+export const ROM_TFTP: TftpProfile = { tsize: false, blockSize: null, retryMs: 1000, fileTimeoutMs: UNDOCUMENTED_FILE_TIMEOUT_MS };
 /** bootcode.bin and start.elf: `tsize 0` only, 512-byte blocks (raspberrypi/firmware#1041 RRQ bytes). */
-export const PI3_FIRMWARE_TFTP: TftpProfile = { tsize: true, blockSize: null, retryMs: 1000, fileTimeoutMs: 30_000 };
-/** Pi 4 EEPROM and start4.elf: `tsize 0 blksize 1024` (rpi-eeprom#74 RRQ bytes). */
+export const PI3_FIRMWARE_TFTP: TftpProfile = { tsize: true, blockSize: null, retryMs: 1000, fileTimeoutMs: UNDOCUMENTED_FILE_TIMEOUT_MS };
+/** Pi 4 EEPROM: `tsize 0 blksize 1024` (rpi-eeprom#74 RRQ bytes), RRQ re-sent every ~2 s, TFTP_FILE_TIMEOUT 30 s. */
 export const PI4_TFTP: TftpProfile = { tsize: true, blockSize: 1024, retryMs: 2000, fileTimeoutMs: 30_000 };
-/** Pi 5 EEPROM: TFTP_MAX_BLOCKSIZE 1468 (rpi-eeprom release notes 2022-10; transfers at 1468 in rpi-eeprom#720). */
+/** Pi 4 start4.elf, which loads config.txt, the DTB, cmdline.txt, kernel and initramfs (rpi-eeprom#375). */
+export const PI4_FIRMWARE_TFTP: TftpProfile = { ...PI4_TFTP, fileTimeoutMs: UNDOCUMENTED_FILE_TIMEOUT_MS };
+/**
+ * Pi 5 EEPROM, which loads everything itself: TFTP_MAX_BLOCKSIZE 1468 (rpi-eeprom release notes 2022-10;
+ * transfers at 1468 in rpi-eeprom#720), TFTP_FILE_TIMEOUT 30 s.
+ */
 export const PI5_TFTP: TftpProfile = { tsize: true, blockSize: 1468, retryMs: 2000, fileTimeoutMs: 30_000 };
 
 /** What config.txt says that changes which files the firmware fetches next. */

@@ -80,10 +80,19 @@ export class Arm64Apt {
 
   /** The candidate version of `name` and the packages it depends on. */
   async show(name: string): Promise<PackageVersion & { depends: string[] }> {
-    const r = await this.run("apt-cache", ["show", "--no-all-versions", name]);
-    const { version, depends } = parseShow(r);
-    if (!version) throw new OperationError("APT_NO_CANDIDATE", `expected an arm64 candidate for ${name}, apt-cache show printed none`);
-    return { name, version, depends };
+    return (await this.showAll([name]))[0]!;
+  }
+
+  /** `show` for several packages in one apt-cache run (each run reads every list: seconds on a busy host). */
+  async showAll(names: readonly string[]): Promise<(PackageVersion & { depends: string[] })[]> {
+    const out = await this.run("apt-cache", ["show", "--no-all-versions", ...names]);
+    const records = out.split(/\n\s*\n/).filter((r) => /^Package:/m.test(r));
+    return names.map((name) => {
+      const record = records.find((r) => new RegExp(`^Package: ${name.replace(/[.+]/g, "\\$&")}$`, "m").test(r)) ?? "";
+      const { version, depends } = parseShow(record);
+      if (!version) throw new OperationError("APT_NO_CANDIDATE", `expected an arm64 candidate for ${name}, apt-cache show printed none`);
+      return { name, version, depends };
+    });
   }
 
   /** Downloads exact versions into `outDir` (those not there already); returns each package's .deb path. */

@@ -70,10 +70,8 @@ export async function prepareArtifacts(opts: ArtifactOptions = {}): Promise<Benc
     step("apt-get update (private arm64 configuration)");
     await apt.update();
   }
-  const meta = await apt.show("linux-image-arm64");
-  const kernelPackage = meta.depends.find((d) => /^linux-image-\d/.test(d));
-  if (!kernelPackage) throw new OperationError("ARTIFACTS_NO_KERNEL", `expected linux-image-arm64 to depend on linux-image-<version>-arm64, got ${meta.depends.join(", ")}`);
-  const wanted = [await apt.show(kernelPackage), await apt.show("busybox-static"), await apt.show("raspi-firmware")].map((p) => ({ name: p.name, version: p.version }));
+  const wanted = await resolvePackages(apt, cacheDir);
+  const kernelPackage = wanted[0]!.name;
   const key = artifactKey(wanted);
   const dir = join(cacheDir, "artifacts", key);
   const manifestPath = join(dir, "manifest.json");
@@ -134,6 +132,24 @@ export async function prepareArtifacts(opts: ArtifactOptions = {}): Promise<Benc
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * The exact packages to use: the kernel linux-image-arm64 points at, busybox-static, raspi-firmware. Resolved
+ * once per state of the package lists (apt-cache reads every list, tens of seconds on a loaded host).
+ */
+async function resolvePackages(apt: Arm64Apt, cacheDir: string): Promise<PackageVersion[]> {
+  const listsDir = join(cacheDir, "apt/state/lists");
+  const stamp = (await Promise.all((await readdir(listsDir)).filter((f) => f.endsWith("InRelease")).map(async (f) => `${f}@${(await stat(join(listsDir, f))).mtimeMs}`))).join(",");
+  const resolvedPath = join(cacheDir, "apt/resolved.json");
+  const saved = JSON.parse((await readFile(resolvedPath, "utf8").catch(() => "{}")) || "{}") as { stamp?: string; packages?: PackageVersion[] };
+  if (saved.stamp === stamp && saved.packages) return saved.packages;
+  const [meta, busybox, firmware] = await apt.showAll(["linux-image-arm64", "busybox-static", "raspi-firmware"]);
+  const kernelPackage = meta!.depends.find((d) => /^linux-image-\d/.test(d));
+  if (!kernelPackage) throw new OperationError("ARTIFACTS_NO_KERNEL", `expected linux-image-arm64 to depend on linux-image-<version>-arm64, got ${meta!.depends.join(", ")}`);
+  const packages = [await apt.show(kernelPackage), busybox!, firmware!].map((p) => ({ name: p.name, version: p.version }));
+  await writeFile(resolvedPath, `${JSON.stringify({ stamp, packages }, null, 2)}\n`);
+  return packages;
 }
 
 async function copy(from: string, to: string): Promise<number> {

@@ -1,8 +1,9 @@
 /**
  * One QEMU Pi netboots from `pirack serve` end to end (issue 11, item 3). The fileserver namespace runs pirack
  * (DHCP, TFTP, roots, exports: nfs-ganesha) on `eth0.10`; the Pi's namespace first does the Pi's part of the
- * netboot with real clients (udhcpc with a Pi's vendor class, then tftp-hpa fetching config.txt, cmdline.txt,
- * kernel8.img and initrd.img from pirack), then hands its link to QEMU, which boots exactly those bytes with
+ * netboot as a Pi 4's EEPROM does it (bench/pi: DHCP with the Pi's option 97 and vendor class, then the real
+ * firmware set, config.txt, the DTB, cmdline.txt and kernel8.img over TFTP from pirack; initrd.img fetched the
+ * same way), then hands its link to QEMU, which boots exactly those bytes with
  * the root over NFS from ganesha. systemd must reach multi-user, and sshd must answer `ssh-keyscan` on the Pi's
  * public IPv6 address from a public namespace, with the host key pirack generated for this Pi.
  *
@@ -13,7 +14,7 @@
  * build takes minutes under qemu-user: see docs/bench.md).
  */
 import { execa } from "execa";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderGaneshaMainConfig } from "../../appliance/nfs-exports/index.ts";
@@ -25,10 +26,13 @@ import { startOvs } from "../support/ovs.ts";
 const repo = new URL("../..", import.meta.url).pathname;
 const cacheDir = process.env["PIRACK_BENCH_CACHE"] ?? "/var/cache/pirack-bench";
 const MAC = "dc:a6:32:11:0b:01"; // a Pi 4 OUI (Raspberry Pi Trading)
+const SERIAL = "1b0c0d01";
 const PI = "10.46.189.2";
 const SERVER = "10.46.189.1";
 const PUBLIC = "2a00:1098:0:84:1000:1::2";
-const BOOT_TIMEOUT_MS = 10 * 60_000;
+// Each boot milestone gets 10 min from QEMU's start (80 s to multi-user at load ~25; a guest starved to ~15% of a
+// core by a busier host needs more: PIRACK_QEMU_BOOT_TIMEOUT_S raises the box).
+const BOOT_TIMEOUT_MS = Number(process.env["PIRACK_QEMU_BOOT_TIMEOUT_S"] ?? 600) * 1000;
 
 const rackYaml = (d: string, golden: GoldenImage, artifacts: BenchArtifacts) => `
 shelf: qemu
@@ -38,7 +42,8 @@ public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddr
 ports: 1
 boot:
   cmdline: "dwc_otg.lpm_enable=0 console=ttyAMA0,115200 console=tty1 elevator=deadline fsck.repair=yes rootwait net.ifnames=0"
-  nfsOptions: "vers=3,tcp"
+  # noacl: ganesha 4.3 fails NFSACL_SETACL (journald's ACLs) and the client then waits out its retransmit timeout.
+  nfsOptions: "vers=3,tcp,noacl"
   firmware: ${artifacts.firmwareDir}
 paths: { exports: ${d}/export, images: ${golden.imagesDir}, state: ${d}/state }
 image: ${golden.name}
@@ -112,30 +117,34 @@ describe.skipIf(!isRoot())("a QEMU Pi netboots from pirack to systemd and sshd o
     console.log(`bench-qemu timings (s): ${JSON.stringify(timings)}; artifacts ${artifacts?.cacheHit ? "cached" : "built"}, golden image ${golden?.cacheHit ? "cached" : "built"} (${golden?.buildSeconds.toFixed(0)} s when built)`);
   }, 60_000);
 
-  it("the Pi's namespace gets its address from pirack and fetches its boot files over TFTP", async () => {
-    const hook = join(dir, "hook.sh");
-    await writeFile(hook, await readFile(join(repo, "test/fixtures/dhcpd/client-hook.sh")));
-    await chmod(hook, 0o755);
-    const dhcp = await timed("dhcp", () =>
-      bed.exec(piNs, "env", [`HOOK_LOG=${join(dir, "dhcp.log")}`, "udhcpc", "-i", "uplink", "-n", "-q", "-f", "-t", "10", "-T", "3", "-V", "PXEClient:Arch:00000:UNDI:002001", "-s", hook], { timeoutMs: 60_000 }),
+  it("the Pi's namespace netboots from pirack as a Pi 4 (bench/pi) and keeps the kernel and cmdline.txt it fetched", async () => {
+    const fetchDir = join(dir, "fetched");
+    const r = await timed("pi 4 fetch", () =>
+      bed.exec(
+        piNs,
+        "node",
+        ["--import", "tsx", join(repo, "bench/pi/main.ts"), "--model", "4", "--serial", SERIAL, "--mac", MAC, "--ifname", "uplink", "--fetch-dir", fetchDir, "--timeout-s", "400", "--file-timeout-s", "300"],
+        { timeoutMs: 450_000 },
+      ),
     );
-    expect(dhcp.exitCode, dhcp.stderr).toBe(0);
-    expect(await readFile(join(dir, "dhcp.log"), "utf8")).toContain(`ip=${PI}`);
-    await timed("tftp", async () => {
-      for (const name of ["config.txt", "cmdline.txt", "kernel8.img", "initrd.img"]) {
-        const out = join(dir, "fetched", name);
-        await mkdir(join(dir, "fetched"), { recursive: true });
-        const r = await bed.exec(piNs, "tftp", ["-m", "octet", SERVER, "-c", "get", name, out], { timeoutMs: 120_000 });
-        expect(r.exitCode, `${name}: ${r.stdout}${r.stderr}`).toBe(0);
-        fetched.set(name, await readFile(out));
-      }
-    });
+    const events = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { stage: string; [k: string]: unknown });
+    expect(events.map((e) => e.stage), r.stdout + r.stderr).toEqual(["dhcp", "firmware", "kernel", "up"]);
+    expect(events[0]).toMatchObject({ address: PI, server: SERVER });
+    for (const name of ["config.txt", "cmdline.txt", "kernel.img"]) fetched.set(name, await readFile(join(fetchDir, name)));
+    // pirack's config.txt names no initramfs, so the Pi's own sequence loads none; Debian's kernel needs one for an
+    // NFS root (no CONFIG_IP_PNP). It is fetched from pirack over TFTP from the Pi's address as well (blksize 1468,
+    // a Pi 4 EEPROM's), so the guest boots only bytes pirack served.
+    await execa("ip", ["-n", piNs, "addr", "replace", `${PI}/30`, "dev", "uplink"]);
+    const initrd = await timed("initrd fetch", () => bed.exec(piNs, "curl", ["-sS", "--tftp-blksize", "1468", "--max-time", "240", "-o", join(fetchDir, "initrd.img"), `tftp://${SERVER}/initrd.img`], { timeoutMs: 250_000 }));
+    expect(initrd.exitCode, initrd.stderr).toBe(0);
+    fetched.set("initrd.img", await readFile(join(fetchDir, "initrd.img")));
+
     expect(fetched.get("config.txt")!.toString()).toContain("arm_64bit=1");
     expect(fetched.get("cmdline.txt")!.toString()).toContain(`ip=${PI}::${SERVER}:255.255.255.252::eth0:off nfsroot=${SERVER}:${dir}/export/${PI},vers=3,tcp`);
     // The bytes pirack served are the artifacts' (the kernel is 33 MB: a TFTP transfer of the real thing).
-    expect(fetched.get("kernel8.img")!.equals(await readFile(artifacts.kernel))).toBe(true);
+    expect(fetched.get("kernel.img")!.equals(await readFile(artifacts.kernel))).toBe(true);
     expect(fetched.get("initrd.img")!.equals(await readFile(artifacts.initrd))).toBe(true);
-  }, 5 * 60_000);
+  }, 8 * 60_000);
 
   it("QEMU boots the fetched kernel, initrd and cmdline.txt to systemd's multi-user target over the NFS root", async () => {
     expect(fetched.size, "the fetch test must pass first").toBe(4);
@@ -148,7 +157,7 @@ describe.skipIf(!isRoot())("a QEMU Pi netboots from pirack to systemd and sshd o
     pi = await startQemuPi({
       netns: piNs,
       tap: "tap0",
-      kernel: join(dir, "fetched/kernel8.img"),
+      kernel: join(dir, "fetched/kernel.img"),
       initrd: join(dir, "fetched/initrd.img"),
       append: adaptCmdlineForVirt(fetched.get("cmdline.txt")!.toString()),
       mac: MAC,
@@ -157,7 +166,9 @@ describe.skipIf(!isRoot())("a QEMU Pi netboots from pirack to systemd and sshd o
     try {
       timings["nfs root mounted"] = (await pi.waitForConsole(/pirack-initramfs: root \S+ mounted/, BOOT_TIMEOUT_MS)).seconds;
       timings["multi-user"] = (await pi.waitForConsole(/Reached target.*Multi-User System/, BOOT_TIMEOUT_MS)).seconds;
-      expect(pi.console()).not.toMatch(/FAILED\] Failed to start/);
+      // systemd colours its status words: `[\x1b[0;1;31mFAILED\x1b[0m] Failed to start ...`.
+      // eslint-disable-next-line no-control-regex -- the escape character is what separates the words
+      expect(pi.console()).not.toMatch(/FAILED(\x1b\[[0-9;]*m)*\] Failed to start/);
     } catch (err) {
       console.log(`--- serial console of the QEMU Pi (${consoleLog}) ---\n${pi.console()}\n--- end of console ---`);
       throw err;
