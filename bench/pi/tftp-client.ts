@@ -110,7 +110,10 @@ export async function tftpRead(deps: TftpClientDeps, server: string, name: strin
       clearTimeout(retry);
       retry = setTimeout(() => send(last, lastTo), profile.retryMs);
     };
-    const budget = setTimeout(() => finish({ status: "failed", name, reason: `no complete transfer within ${profile.fileTimeoutMs} ms (${size} bytes)` }), profile.fileTimeoutMs);
+    // The budget is re-armed by every new block (integration with the bench rack, where a 33 MB kernel crosses the
+    // OVS userspace datapath in lock-step for longer than fileTimeoutMs): a transfer fails when it stalls.
+    const stalled = () => finish({ status: "failed", name, reason: `no new block for ${profile.fileTimeoutMs} ms (${size} bytes so far)` });
+    let budget = setTimeout(stalled, profile.fileTimeoutMs);
 
     socket.onMessage((bytes, from) => {
       if (done || from.address !== server) return;
@@ -153,6 +156,8 @@ export async function tftpRead(deps: TftpClientDeps, server: string, name: strin
         if (packet.block === ((expected - 1) & 0xffff)) socket.send(encodeAck(packet.block), from.port, server).catch(() => undefined);
         return;
       }
+      clearTimeout(budget);
+      budget = setTimeout(stalled, profile.fileTimeoutMs);
       packets += 1;
       size += packet.data.length;
       hash.update(packet.data);
