@@ -15,6 +15,10 @@ export interface ApiDeps {
   readonly metrics: MetricsRegistry;
   readonly power?: (port: number, action: PowerAction) => Promise<unknown>;
   readonly rebuild?: (port: number) => Promise<unknown>;
+  /** What a pass would do now, from what is known at once (see `Reconciler.pending`); a full dry run when absent. */
+  readonly pending?: () => Promise<{ actions: unknown[]; unknown: { subsystem: string; reason: string }[] }>;
+  /** Whether the switch answered its last poll (undefined: not known, or no switch). */
+  readonly switchReachable?: () => boolean | undefined;
 }
 
 const MAX_BODY_BYTES = 4096;
@@ -45,7 +49,13 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     return;
   }
   if (method === "GET" && url.pathname === "/api/v1/reconcile") {
-    return send(res, 200, { last: deps.appliance.reconciler.lastReport ?? null, pending: await deps.appliance.reconciler.dryRun() });
+    const pending = deps.pending ? await deps.pending() : { actions: await deps.appliance.reconciler.dryRun(), unknown: [] };
+    return send(res, 200, {
+      last: deps.appliance.reconciler.lastReport ?? null,
+      pending: pending.actions,
+      unknown: pending.unknown,
+      switch: { reachable: deps.switchReachable?.() ?? null },
+    });
   }
   if (method === "GET" && url.pathname === "/") {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });

@@ -20,7 +20,7 @@ function rig() {
   const saved: unknown[] = [];
   const app = new Appliance(config, {
     log: pino({ level: "silent" }),
-    clock: { now: () => new Date(now) },
+    clock: { now: () => now },
     metrics: new MetricsRegistry(),
     subsystems: () => [],
     persistLearned: async (pis) => void saved.push(pis),

@@ -3,6 +3,7 @@
  * and the reconciler that keeps the world in line. Servers (DHCP, TFTP, API) read from here and report to it.
  */
 import type { Logger } from "pino";
+import type { Clock } from "../lib/clock.ts";
 import type { Config } from "./config.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import { planRack, type LearnedPi, type PiModel, type RackPlan } from "./plan.ts";
@@ -42,7 +43,7 @@ export interface PiStatus {
 /** Dependencies of the appliance state. */
 export interface ApplianceDeps {
   readonly log: Logger;
-  readonly clock: { now(): Date };
+  readonly clock: Pick<Clock, "now">;
   readonly metrics: MetricsRegistry;
   readonly subsystems: (appliance: Appliance) => readonly BoundSubsystem<RackPlan>[];
   /** Pis learned in an earlier run (from the state file). */
@@ -51,6 +52,12 @@ export interface ApplianceDeps {
   readonly persistLearned?: (pis: readonly LearnedPi[]) => Promise<void>;
   /** Power-cycles a Pi over PoE; absent when the rack has no switch driver. */
   readonly powerCycle?: (port: number) => Promise<unknown>;
+  /** Ports an operator powered off in an earlier run (or another pirack process). */
+  readonly heldOff?: readonly number[];
+  /** Keeps the held-off ports; called after every operator power decision that changes them. */
+  readonly persistHeldOff?: (ports: readonly number[]) => Promise<void>;
+  /** The rack's cross-process pass lock, held around every pass (see lib/pass-lock.ts). */
+  readonly passLock?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -79,12 +86,14 @@ export class Appliance {
   ) {
     this.currentConfig = config;
     for (const pi of deps.learned ?? []) this.learned.set(pi.port, pi);
+    for (const port of deps.heldOff ?? []) this.heldOff.add(port);
     this.currentPlan = planRack(config, this.learned);
     this.reconciler = new Reconciler<RackPlan>({
       log: deps.log.child({ component: "reconciler" }),
       clock: deps.clock,
       state: () => this.currentPlan,
       subsystems: deps.subsystems(this),
+      ...(deps.passLock ? { lock: deps.passLock } : {}),
     });
     this.updateGauges();
   }
@@ -113,7 +122,7 @@ export class Appliance {
 
   /** Records a Pi's identity and boot progress; a new identity on a port replans (enrolment). */
   sighting(s: PiSighting): Promise<PassReport> | undefined {
-    const now = this.deps.clock.now();
+    const now = new Date(this.deps.clock.now());
     if (s.stage === "dhcp" && this.seen.get(s.port)?.stage !== "dhcp") this.bootStarted.set(s.port, now);
     this.seen.set(s.port, { stage: s.stage, at: now });
     if (!this.currentConfig.ports.includes(s.port)) return undefined;
@@ -140,7 +149,7 @@ export class Appliance {
   rootCreated(port: number): boolean {
     const started = this.bootStarted.get(port);
     if (!started || !this.deps.powerCycle) return false;
-    const lateMs = this.deps.clock.now().getTime() - started.getTime();
+    const lateMs = this.deps.clock.now() - started.getTime();
     if (lateMs <= LATE_ROOT_MS) return false;
     this.bootStarted.delete(port);
     this.deps.log.warn({ port, lateMs }, "root ready after the pi's boot; power-cycling it");
@@ -155,8 +164,11 @@ export class Appliance {
 
   /** An operator's power decision: a port turned off stays off across passes until turned on or cycled. */
   holdPower(port: number, action: "on" | "off" | "cycle"): void {
+    const was = this.heldOff.has(port);
     if (action === "off") this.heldOff.add(port);
     else this.heldOff.delete(port);
+    if (was === this.heldOff.has(port)) return;
+    this.deps.persistHeldOff?.([...this.heldOff]).catch((err: unknown) => this.deps.log.error({ err }, "held-off ports not saved"));
   }
 
   /** Ports an operator has powered off. */

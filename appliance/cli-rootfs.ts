@@ -4,8 +4,7 @@ import { arch } from "node:os";
 import { resolve } from "node:path";
 import { CliFailure, cliLogger, EXIT_CONFIG, requireConfig } from "./cli-support.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
-import { planRack } from "./plan.ts";
-import { exportsBackendFor, piRootSpecs, rootStoreOptions } from "./reconcile/roots.ts";
+import { piRootSpecs, readyExports } from "./reconcile/roots.ts";
 import type { Progress } from "../rootfs/types.ts";
 
 /** Debian's name for the machine's own architecture. */
@@ -90,28 +89,23 @@ export function registerRootfsCommands(program: Command): void {
 
   roots
     .command("sync")
-    .description("one pass: clone and customise missing roots of listed Pis, then write and apply exports")
+    .description("one pass of roots and exports, as serve runs them: clone and customise missing roots of enrolled Pis (listed or learned), then write and apply exports")
     .addOption(configOption())
     .addOption(sysrootOption())
     .action(async (opts: { config: string; sysroot: string }) => {
       const config = await requireConfig(opts.config);
-      const { syncRoots, createCommandRunner, describeRootAction } = await import("../rootfs/index.ts");
-      const { describeExportAction } = await import("./nfs-exports/plan.ts");
+      const { withOneShotRack } = await import("./rack.ts");
       const log = await cliLogger();
       const metrics = new MetricsRegistry();
-      const sysroot = resolve(opts.sysroot);
-      const exports = exportsBackendFor(config, sysroot, { log, metrics });
-      const pis = piRootSpecs(planRack(config), config.public.vlan);
-      if (pis.length === 0) process.stdout.write("no Pis are listed under pis: nothing to sync\n");
-      const report = await syncRoots(
-        { ...rootStoreOptions(config), pis, ...(exports ? { exports } : {}) },
-        { log, run: createCommandRunner(), metrics, onProgress: await progressPrinter() },
-      );
-      for (const a of report.roots.applied) process.stdout.write(`${describeRootAction(a)}\n`);
-      for (const a of report.exports?.applied ?? []) process.stdout.write(`${describeExportAction(a)}\n`);
-      const failed = [...report.roots.failed.map((f) => `${describeRootAction(f.action)}: ${f.error.message}`), ...(report.exports?.failed ?? []).map((f) => `${describeExportAction(f.action)}: ${f.error.message}`)];
-      process.stdout.write(`ready and exported: ports ${report.readyPorts.join(", ") || "none"}\n`);
-      if (failed.length > 0) throw new CliFailure(`${failed.length} action(s) failed:\n  ${failed.join("\n  ")}`, 1);
+      await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics, only: ["roots", "exports"] }, async (app) => {
+        const pis = piRootSpecs(app.plan, config.public.vlan);
+        if (pis.length === 0) process.stdout.write(`no enrolled Pis (none listed under pis:, none learned in ${config.paths.state}): nothing to sync\n`);
+        const report = await app.reconciler.request("roots sync");
+        for (const a of report.applied) process.stdout.write(`${a.description}\n`);
+        const ready = (await readyExports(pis)).map((e) => pis.find((p) => p.exportPath === e.path)?.port);
+        process.stdout.write(`ready and exported: ports ${ready.join(", ") || "none"}\n`);
+        if (report.failed.length > 0) throw new CliFailure(`${report.failed.length} action(s) failed:\n  ${report.failed.map((f) => `${f.description}: ${f.error}`).join("\n  ")}`, 1);
+      });
     });
 
   roots
@@ -123,18 +117,18 @@ export function registerRootfsCommands(program: Command): void {
     .action(async (portText: string, opts: { config: string; sysroot: string }) => {
       const config = await requireConfig(opts.config);
       const port = Number(portText);
-      const pis = piRootSpecs(planRack(config), config.public.vlan);
-      if (!pis.some((p) => p.port === port)) {
-        throw new CliFailure(`port ${portText} has no listed Pi in ${opts.config} (listed: ${pis.map((p) => p.port).join(", ") || "none"})`, EXIT_CONFIG);
-      }
-      const { rebuildRoot, createCommandRunner } = await import("../rootfs/index.ts");
+      const { withOneShotRack, rebuildPort } = await import("./rack.ts");
       const log = await cliLogger();
       const metrics = new MetricsRegistry();
-      const exports = exportsBackendFor(config, resolve(opts.sysroot), { log, metrics });
-      const r = await rebuildRoot(
-        { ...rootStoreOptions(config), pis, port, ...(exports ? { exports } : {}) },
-        { log, run: createCommandRunner(), metrics, onProgress: await progressPrinter() },
-      );
-      process.stdout.write(`port ${port}: new root at ${r.path} (${r.strategy})${r.oldPath ? `, old root kept at ${r.oldPath}` : ""}\n`);
+      await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics, only: ["roots", "exports"] }, async (app) => {
+        const pis = piRootSpecs(app.plan, config.public.vlan);
+        if (!pis.some((p) => p.port === port)) {
+          throw new CliFailure(`port ${portText} has no enrolled Pi in ${opts.config} (listed or learned: ${pis.map((p) => p.port).join(", ") || "none"})`, EXIT_CONFIG);
+        }
+        const r = await rebuildPort(app, port, { log, metrics });
+        const failed = app.reconciler.lastReport?.failed ?? [];
+        process.stdout.write(`port ${port}: new root at ${r.path} (${r.strategy})${r.oldPath ? `, old root kept at ${r.oldPath}` : ""}\n`);
+        if (failed.length > 0) throw new CliFailure(`root rebuilt, but ${failed.length} action(s) failed after it:\n  ${failed.map((f) => `${f.description}: ${f.error}`).join("\n  ")}`, 1);
+      });
     });
 }

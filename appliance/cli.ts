@@ -79,12 +79,14 @@ program
     else process.stdout.write(renderTable(pis, ["port", "name", "vlan", "piAddress", "mac", "serial", "model", "power", "bootStage", "lastSeen"]));
   });
 
-/** The switch driver for a config file; fails when the rack manages no switch. */
+/** The switch for a config file; fails when the rack manages no switch. */
 async function switchFor(configPath: string) {
   const config = await requireConfig(configPath);
-  const { SwitchHolder } = await import("./reconcile/switch-state.ts");
-  const holder = new SwitchHolder({ log: await cliLogger() });
-  const driver = holder.for(config);
+  const { SwitchOwner } = await import("./switch-owner.ts");
+  const { MetricsRegistry } = await import("../lib/metrics.ts");
+  const holder = new SwitchOwner({ log: await cliLogger(), metrics: new MetricsRegistry() });
+  await holder.configure(config);
+  const driver = holder.driver;
   if (!driver) throw new CliFailure(`${configPath}: switch.driver is none: there is no switch to talk to`, EXIT_CONFIG);
   return { config, driver, holder };
 }
@@ -106,7 +108,7 @@ switchCommand
       const rows = switchShowRows(inventory, observed, opts.all ? undefined : [...config.ports, config.fileserver.switchPort]);
       process.stdout.write(opts.json ? `${JSON.stringify({ ports: rows, pse: observed.pse ?? null }, null, 2)}\n` : renderSwitchShow(rows, observed));
     } finally {
-      holder.close();
+      await holder.close();
     }
   });
 
@@ -114,14 +116,20 @@ switchCommand
   .command("apply")
   .description("push the plan's VLANs, PVIDs and PoE to the switch; print what changed")
   .requiredOption("--config <file>", "rack.yaml")
-  .action(async (opts: { config: string }) => {
-    const { config, driver, holder } = await switchFor(opts.config);
-    try {
-      const { renderApplyResult } = await import("../switch/index.ts");
-      process.stdout.write(renderApplyResult(await driver.apply(planRack(config).switchState)));
-    } finally {
-      holder.close();
-    }
+  .option("--sysroot <dir>", "prefix for the fileserver's system files (tests, bench)", "/")
+  .action(async (opts: { config: string; sysroot: string }) => {
+    // One pass of the switch subsystem, as serve runs it: same plan, learned Pis, held-off ports and pass lock.
+    const config = await requireConfig(opts.config);
+    if (config.switch.driver === "none") throw new CliFailure(`${opts.config}: switch.driver is none: there is no switch to talk to`, EXIT_CONFIG);
+    const { withOneShotRack } = await import("./rack.ts");
+    const { MetricsRegistry } = await import("../lib/metrics.ts");
+    const { renderApplyResult } = await import("../switch/index.ts");
+    const log = await cliLogger();
+    await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics: new MetricsRegistry(), only: ["switch"] }, async (app, switchState) => {
+      const report = await app.reconciler.request("switch apply");
+      if (report.failed.length > 0) throw new CliFailure(`${report.failed.length} switch action(s) failed:\n  ${report.failed.map((f) => `${f.description}: ${f.error}`).join("\n  ")}`, 1);
+      process.stdout.write(renderApplyResult(switchState.lastApply ?? { changes: [], setRequests: 0, rounds: 0, usedStepwise: false }));
+    });
   });
 
 program
@@ -151,7 +159,7 @@ program
       if (!config.ports.includes(port)) throw new CliFailure(`port ${port} is not a Pi port of ${opts.config} (ports: ${config.ports.join(",")})`, EXIT_CONFIG);
       for (const step of await driver.power(port, action)) process.stdout.write(`${String(step.atMs).padStart(6)} ms  ${step.step}\n`);
     } finally {
-      holder.close();
+      await holder.close();
     }
   });
 

@@ -7,7 +7,8 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "../lib/net/ipv4.ts";
 import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
-import { DEFAULT_TFTP_OPTIONS } from "./tftpd/server.ts";
+import { DEFAULT_TFTP_OPTIONS } from "./tftpd/defaults.ts";
+import { SNMP_PORT } from "../switch/types.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -77,7 +78,7 @@ const sections = {
     .strictObject({
       driver: z.enum(["qbridge", "none"]).default("none"),
       host: z.string().min(1).optional(),
-      port: z.number().int().min(1).max(65535).default(161),
+      port: z.number().int().min(1).max(65535).default(SNMP_PORT),
       snmp: z.discriminatedUnion("version", [snmpV2c, snmpV3]).optional(),
       poe: z.boolean().default(true),
       // Tuning beyond DESIGN.md §5 (docs in README "Switch"): vendor profile and SNMP timing.

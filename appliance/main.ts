@@ -3,26 +3,15 @@
  * reconciler, the API and the servers, and shuts all of it down on SIGTERM/SIGINT.
  */
 import { watch, type FSWatcher } from "chokidar";
-import { execa } from "execa";
-import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { startApi } from "./api.ts";
-import { Appliance } from "./appliance.ts";
-import { learnedFile, loadLearned, saveLearned } from "./learned-store.ts";
+import type { Appliance } from "./appliance.ts";
 import { BootServices } from "./boot-services.ts";
 import { loadConfigFile } from "./config-file.ts";
-import type { Config } from "./config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { OperationError } from "../lib/errors.ts";
-import type { LearnedPi, RackPlan } from "./plan.ts";
-import { desiredInterfaceFiles } from "./reconcile/fileserver-files.ts";
-import { exportsBackendFor, exportsSubsystem, piRootSpecs, rootsSubsystem, rootStoreOptions } from "./reconcile/roots.ts";
-import { createCommandRunner, rebuildRoot } from "../rootfs/index.ts";
-import { localFileStore, ManagedFiles } from "./reconcile/managed-files.ts";
-import { bind, type BoundSubsystem } from "./reconcile/reconciler.ts";
-import { desiredLinks, StorageLinks } from "./reconcile/storage-links.ts";
-import { SwitchHolder, SwitchState, withPowerOverrides } from "./reconcile/switch-state.ts";
-import { SwitchMonitor } from "../switch/index.ts";
+import { openAppliance, rebuildPort } from "./rack.ts";
+import { SwitchOwner } from "./switch-owner.ts";
 
 /** Options of `pirack serve`. */
 export interface ServeOptions {
@@ -50,60 +39,6 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
 }
 
-/** The subsystems for a config, in pass order; sysroot "/" means the real system. The switch goes last, so a
- * slow or dead switch never delays a Pi's files, links or root. */
-function subsystems(app: Appliance, sysroot: string, switches: SwitchHolder, log: Logger, metrics: MetricsRegistry): BoundSubsystem<RackPlan>[] {
-  const real = resolve(sysroot) === "/";
-  const run = async (cmd: string, args: readonly string[]) => (await execa(cmd, args)).stdout;
-  const interfaceFiles = new ManagedFiles("interface-files", join(sysroot, "etc/network/interfaces.d"), localFileStore);
-  const cfg = (): Config => app.config;
-  const rootsDeps = {
-    log: log.child({ component: "roots" }),
-    metrics,
-    config: cfg,
-    sysroot: real ? "/" : sysroot,
-    onRootCreated: (port: number) => void app.rootCreated(port),
-  };
-  const links = new StorageLinks({ ip: (args) => run("ip", args), parent: () => cfg().fileserver.interface });
-  return [
-    bind(interfaceFiles, (plan: RackPlan) => (cfg().fileserver.manageInterfaces ? desiredInterfaceFiles(plan) : undefined)),
-    // Run-time links only on the real system; under a sysroot the files are the whole job.
-    bind(links, (plan: RackPlan) => (real && cfg().fileserver.manageInterfaces ? desiredLinks(plan) : undefined)),
-    rootsSubsystem(rootsDeps),
-    exportsSubsystem(rootsDeps),
-    bind(new SwitchState(() => switches.for(cfg())), (plan: RackPlan) =>
-      switches.for(cfg()) ? withPowerOverrides(plan.switchState, app.poweredOff) : undefined,
-    ),
-  ];
-}
-
-/** Resets one enrolled Pi's root to golden (old root kept aside) with no reconcile pass in flight. */
-async function rebuildPort(app: Appliance, port: number, sysroot: string, log: Logger, metrics: MetricsRegistry) {
-  const config = app.config;
-  const pis = piRootSpecs(app.plan, config.public.vlan);
-  const real = resolve(sysroot) === "/";
-  const exports = exportsBackendFor(config, real ? "/" : sysroot, { log, metrics });
-  const result = await app.reconciler.exclusive(() =>
-    rebuildRoot({ ...rootStoreOptions(config), pis, port, ...(exports ? { exports } : {}) }, { log, run: createCommandRunner(), metrics }),
-  );
-  void app.reconciler.request(`root of port ${port} rebuilt`);
-  return { path: result.path, oldPath: result.oldPath, strategy: result.strategy };
-}
-
-/** Polls the switch for link and PoE changes (no trap port: 162 would need another capability). */
-function startSwitchMonitor(app: Appliance, switches: SwitchHolder, log: Logger): SwitchMonitor | undefined {
-  const driver = switches.for(app.config);
-  if (!driver) return undefined;
-  const monitor = new SwitchMonitor(driver, { pollMs: 5_000, log: log.child({ component: "switch-monitor" }) });
-  monitor.on("event", (e) => {
-    if (e.kind === "poe") app.setPower(e.port, e.detection === "deliveringPower" ? "on" : "off");
-    log.info({ port: e.port, kind: e.kind, ...(e.kind === "link" ? { up: e.up } : { detection: e.detection }) }, "switch port changed");
-  });
-  monitor.on("pollFailed", (err) => log.warn({ err }, "switch poll failed"));
-  void monitor.start().catch((err: unknown) => log.warn({ err }, "switch monitor did not start"));
-  return monitor;
-}
-
 /** Runs the appliance until a signal stops it. Returns the process exit code. */
 export async function serve(opts: ServeOptions, log: Logger = createRootLogger()): Promise<number> {
   const first = await loadConfigFile(opts.configPath);
@@ -113,28 +48,33 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     return 2;
   }
   const metrics = new MetricsRegistry();
-  const clock = { now: () => new Date() };
-  const switches = new SwitchHolder({ log, metrics });
-  const stateDir = first.config.paths.state;
-  let learned: LearnedPi[] = [];
-  try {
-    learned = await loadLearned(stateDir);
-  } catch (err) {
-    // A damaged state file must not keep the rack from booting; what it held is relearned from DHCP.
-    log.error({ err, file: learnedFile(stateDir) }, "learned pis not loaded");
-  }
-  const app: Appliance = new Appliance(first.config, {
+  // The monitor's callbacks reach the appliance, which needs the switch owner first: bound once both exist.
+  // eslint-disable-next-line prefer-const -- assigned below, after the switch owner it depends on
+  let app: Appliance | undefined;
+  const switches = new SwitchOwner({
     log,
-    clock,
     metrics,
-    learned,
-    persistLearned: (pis): Promise<void> => saveLearned(app.config.paths.state, pis),
-    powerCycle: async (port): Promise<unknown> => {
-      const driver = switches.for(app.config);
-      if (!driver || !app.config.switch.poe) throw new OperationError("SWITCH_NONE", "no PoE switch to power-cycle with");
-      return driver.power(port, "cycle");
-    },
-    subsystems: (self) => subsystems(self, opts.sysroot, switches, log.child({ component: "fileserver" }), metrics),
+    ...(opts.dryRun
+      ? {}
+      : {
+          watch: {
+            pollMs: 5_000,
+            onEvent: (e) => log.info({ port: e.port, kind: e.kind, ...(e.kind === "link" ? { up: e.up } : { detection: e.detection }) }, "switch port changed"),
+            onStates: (states) => {
+              for (const [port, s] of states) if (s.detection !== null) app?.setPower(port, s.detection === "deliveringPower" ? "on" : "off");
+            },
+            onPollFailed: (err) => log.warn({ err }, "switch poll failed"),
+            onRecovered: () => void app?.reconciler.request("switch answers again"),
+          },
+        }),
+  });
+  await switches.configure(first.config);
+  app = await openAppliance(first.config, {
+    sysroot: opts.sysroot,
+    log,
+    metrics,
+    switches,
+    powerCycle: (port) => switches.power(port, "cycle"),
   });
 
   if (opts.dryRun) {
@@ -149,19 +89,19 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       appliance: app,
       metrics,
       power: async (piPort, action) => {
-        const driver = switches.for(app.config);
-        if (!driver) throw new OperationError("SWITCH_NONE", "this rack has no switch driver (switch.driver: none)");
+        if (!switches.driver) throw new OperationError("SWITCH_NONE", "this rack has no switch driver (switch.driver: none)");
         app.holdPower(piPort, action);
-        const steps = await driver.power(piPort, action);
+        const steps = await switches.power(piPort, action);
         app.setPower(piPort, action === "off" ? "off" : "on");
         return steps;
       },
-      rebuild: (piPort) => rebuildPort(app, piPort, opts.sysroot, log.child({ component: "roots" }), metrics),
+      rebuild: (piPort) => rebuildPort(app, piPort, { log: log.child({ component: "roots" }), metrics }),
+      pending: () => app.reconciler.pending({ skip: (name) => name === "switch" && switches.reachable === false, timeoutMs: 2_000 }),
+      switchReachable: () => switches.reachable,
     },
     host,
     port,
   );
-  const monitor = startSwitchMonitor(app, switches, log);
   const tftpListen = parseListen(opts.tftpListen ?? "0.0.0.0:69");
   const boot = new BootServices({
     log,
@@ -182,6 +122,8 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     }
     reloads.inc({ result: "applied" });
     log.info({ config: opts.configPath, trigger: why }, "config loaded");
+    // A changed `switch:` section replaces the switch object whole (driver and monitor) before the new plan runs.
+    await switches.configure(r.config);
     await app.setConfig(r.config);
   };
   const watcher: FSWatcher = watch(opts.configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
@@ -199,8 +141,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       clearInterval(timer);
       await watcher.close();
       await boot.stop();
-      monitor?.stop();
-      switches.close();
+      await switches.close();
       await new Promise<void>((r) => api.close(() => r()));
       api.closeAllConnections();
       log.info("stopped");

@@ -6,6 +6,7 @@ import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { OperationError } from "../lib/errors.ts";
+import { readdirOrEmpty } from "../lib/fs-read.ts";
 import { isMachineId, renderMachineId, type RootFile } from "./render.ts";
 import type { CommandRunner } from "./types.ts";
 
@@ -97,7 +98,7 @@ export async function writeMachineId(root: string, random: (n: number) => Buffer
 
 /** True when the root holds at least one host key pair (private key and its .pub). */
 export async function hasHostKeys(root: string): Promise<boolean> {
-  const names = await readdir(inRoot(root, "etc/ssh")).catch(() => [] as string[]);
+  const names = await readdirOrEmpty(inRoot(root, "etc/ssh"));
   return names.some((n) => /^ssh_host_\w+_key$/.test(n) && names.includes(`${n}.pub`));
 }
 

@@ -2,9 +2,10 @@
  * Turning a debootstrapped or imported tree into a golden image: no identity (host keys,
  * machine-id), nothing that could take `eth0` down under an NFS root, no SD-card fstab, no apt cache.
  */
-import { mkdir, readdir, readFile, rm, symlink } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { OperationError } from "../lib/errors.ts";
+import { readdirOrEmpty } from "../lib/fs-read.ts";
 import { inRoot, readRootFile, writeRootFile } from "./customise.ts";
 import { installedPackageNames, parseDpkgStatus } from "./dpkg-status.ts";
 
@@ -82,13 +83,13 @@ export async function finaliseImage(root: string, opts: { hostname?: string; sou
   if (opts.sources) await writeRootFile(root, { path: "etc/apt/sources.list", text: opts.sources, mode: 0o644 });
 
   const sshDir = inRoot(root, "etc/ssh");
-  const hostKeys = (await readdir(sshDir).catch(() => [] as string[])).filter((n) => /^ssh_host_.*_key(\.pub)?$/.test(n));
+  const hostKeys = (await readdirOrEmpty(sshDir)).filter((n) => /^ssh_host_.*_key(\.pub)?$/.test(n));
   for (const n of hostKeys) await rm(join(sshDir, n), { force: true });
 
   // apt's cache and lists are re-fetchable and were a third of the story's image (reference/testbed.md §4).
   for (const dir of ["var/cache/apt/archives", "var/lib/apt/lists"]) {
     const abs = inRoot(root, dir);
-    for (const n of await readdir(abs).catch(() => [] as string[])) {
+    for (const n of await readdirOrEmpty(abs)) {
       if (n !== "partial" && n !== "lock") await rm(join(abs, n), { recursive: true, force: true });
     }
   }

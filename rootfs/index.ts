@@ -17,5 +17,5 @@ export type { ImageBuildOptions, ImageImportOptions, ImageResult } from "./image
 export { ETH0_TAKERS, NETBOOT_PACKAGES } from "./image-finalise.ts";
 export { ensureForeignArch } from "./binfmt.ts";
 export { parseDpkgStatus } from "./dpkg-status.ts";
-export { rebuildRoot, syncRoots, toExportSpec } from "./sync.ts";
+export { rebuildRoot, syncRoots } from "./sync.ts";
 export type { RebuildRootOptions, SyncReport, SyncRootsOptions } from "./sync.ts";

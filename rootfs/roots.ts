@@ -7,6 +7,7 @@ import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { NotFoundError, OperationError } from "../lib/errors.ts";
+import { readdirOrEmpty } from "../lib/fs-read.ts";
 import { chooseCloneStrategy } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
 import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";
@@ -76,7 +77,7 @@ export class RootStore {
         const files: Record<string, string | undefined> = {};
         if (isRoot) for (const f of renderRootFiles(spec)) files[f.path] = await readRootFile(root, f.path);
         const tmpDir = tempDirFor(root);
-        const staleTemps = (await readdir(tmpDir).catch(() => [] as string[])).filter((e) => isTempFor(root, e)).map((e) => join(tmpDir, e));
+        const staleTemps = (await readdirOrEmpty(tmpDir)).filter((e) => isTempFor(root, e)).map((e) => join(tmpDir, e));
         return {
           port: spec.port,
           exportPath: root,
@@ -99,13 +100,22 @@ export class RootStore {
   async apply(specs: readonly PiRootSpec[]): Promise<RootsApplyResult> {
     return withDirectoryLocks(
       specs.map((s) => dirname(s.exportPath)),
-      () => this.applyLocked(specs),
+      async () => this.executeAll(specs, this.plan(specs, await this.observe(specs))),
     );
   }
 
-  private async applyLocked(specs: readonly PiRootSpec[]): Promise<RootsApplyResult> {
+  /**
+   * Carries out already planned actions, in order, under the exports directories' locks. Nothing is planned
+   * again: each action re-checks only its own precondition (a root to create must still be absent).
+   */
+  async applyActions(specs: readonly PiRootSpec[], actions: readonly RootAction[]): Promise<RootsApplyResult> {
+    const ports = new Set(actions.map((a) => a.port));
+    const dirs = specs.filter((s) => ports.has(s.port)).map((s) => dirname(s.exportPath));
+    return withDirectoryLocks(dirs, () => this.executeAll(specs, actions));
+  }
+
+  private async executeAll(specs: readonly PiRootSpec[], actions: readonly RootAction[]): Promise<RootsApplyResult> {
     const bySpec = new Map(specs.map((s) => [s.port, s]));
-    const actions = this.plan(specs, await this.observe(specs));
     const applied: RootAction[] = [];
     const failed: { action: RootAction; error: Error }[] = [];
     for (const action of actions) {
@@ -160,7 +170,7 @@ export class RootStore {
   /** Kept-aside old roots of a Pi, newest first. */
   async listOldRoots(spec: PiRootSpec): Promise<string[]> {
     const dir = oldDirFor(spec.exportPath);
-    const entries = await readdir(dir).catch(() => [] as string[]);
+    const entries = await readdirOrEmpty(dir);
     const keep = planOldRootPruning(spec.exportPath, entries, Number.MAX_SAFE_INTEGER);
     return keep.map((e) => join(dir, e));
   }
@@ -262,7 +272,7 @@ export class RootStore {
 
   private async pruneOldRoots(spec: PiRootSpec): Promise<string[]> {
     const dir = oldDirFor(spec.exportPath);
-    const doomed = planOldRootPruning(spec.exportPath, await readdir(dir).catch(() => [] as string[]), this.opts.retainOldRoots ?? 2);
+    const doomed = planOldRootPruning(spec.exportPath, await readdirOrEmpty(dir), this.opts.retainOldRoots ?? 2);
     for (const entry of doomed) {
       await removeTree(join(dir, entry), this.deps.run);
       this.deps.log.info({ port: spec.port, path: join(dir, entry) }, "old root pruned");

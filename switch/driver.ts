@@ -9,9 +9,9 @@ import type { MetricsRegistry } from "../lib/metrics.ts";
 import { readInventory } from "./discovery.ts";
 import { readFdb, readLinks, readObserved, readPoe, readPse, readVlans } from "./observe.ts";
 import { detectionName, Detection, IfMib, PoeMib } from "./oids.ts";
-import { activateVarbind, createVarbinds, describeChange, onePduVarbinds, planSwitch, poeVarbind, stepwiseSets, vlanWorkEmpty, type SwitchPlan } from "./plan.ts";
+import { activateVarbind, createVarbinds, describeChange, onePduVarbinds, planSwitch, poeVarbind, stepwiseSets, vlanWorkEmpty, withoutUnmanagedPoe, type SwitchPlan } from "./plan.ts";
 import { selectProfile, type VendorProfile } from "./profiles.ts";
-import { createSnmpClient, SnmpError, type SnmpClient, type Sleep } from "./snmp-client.ts";
+import { createSnmpClient, SNMP_PORT, SnmpError, type SnmpClient, type Sleep } from "./snmp-client.ts";
 import type { ApplyResult, DesiredSwitchState, FdbEntry, Inventory, ObservedSwitch, PoePortStatus, PowerAction, PowerStep, PsePower, SwitchChange, SwitchConfig } from "./types.ts";
 
 /** Injected dependencies of a driver. */
@@ -47,6 +47,8 @@ export interface SwitchDriver {
   observe(): Promise<ObservedSwitch>;
   plan(desired: DesiredSwitchState): Promise<SwitchPlan>;
   apply(desired: DesiredSwitchState): Promise<ApplyResult>;
+  /** Pushes a plan made from an earlier `observe` as it is (then verifies by reading back, as `apply` does). */
+  applyPlanned(desired: DesiredSwitchState, plan: SwitchPlan): Promise<ApplyResult>;
   power(port: number, action: PowerAction, opts?: PowerOptions): Promise<PowerStep[]>;
   poeStatus(): Promise<PoeReport>;
   readFdb(): Promise<FdbEntry[]>;
@@ -72,7 +74,7 @@ export class QBridgeSwitch implements SwitchDriver {
     deps: SwitchDriverDeps,
   ) {
     // Only host/port/profile go to the log; credentials stay out (STYLE: secrets never logged).
-    this.log = deps.log.child({ component: "switch", host: config.host, port: config.port ?? 161 });
+    this.log = deps.log.child({ component: "switch", host: config.host, port: config.port ?? SNMP_PORT });
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.now = deps.now ?? Date.now;
     this.metrics = deps.metrics;
@@ -129,27 +131,36 @@ export class QBridgeSwitch implements SwitchDriver {
     if (o.pse?.budgetWatts != null) this.metrics.gauge("pirack_switch_pse_budget_watts", "nominal PoE budget of the switch's PSE").set(o.pse.budgetWatts);
   }
 
-  /** Plans without writing (`pirack plan`, dry runs). */
+  /** Plans without writing (`pirack plan`, dry runs, the reconciler). */
   async plan(desired: DesiredSwitchState): Promise<SwitchPlan> {
-    return planSwitch(this.withoutPoeIfDisabled(desired), await this.observe(), await this.discover());
+    const inv = await this.discover();
+    return planSwitch(withoutUnmanagedPoe(desired, this.config.poe, inv), await this.observe(), inv);
   }
 
-  private withoutPoeIfDisabled(desired: DesiredSwitchState): DesiredSwitchState {
-    if (this.config.poe) return desired;
-    return { ...desired, ports: desired.ports.map((p) => ({ ...p, poe: undefined })) };
-  }
-
-  /** Pushes `desired` and returns what changed; a second call on an unchanged switch sends no SET. */
-  apply(desired: DesiredSwitchState): Promise<ApplyResult> {
-    const run = this.writeTail.then(() => this.applyNow(this.withoutPoeIfDisabled(desired)));
+  /**
+   * Every SET to this switch goes through here, one after another: VLAN pushes and power actions never
+   * interleave (a power-off for fencing must not land in the middle of a VLAN push, DESIGN.md §4).
+   */
+  private queued<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.writeTail.then(write);
     this.writeTail = run.catch(() => undefined);
     return run;
   }
 
-  private async applyNow(wanted: DesiredSwitchState): Promise<ApplyResult> {
+  /** Pushes `desired` and returns what changed; a second call on an unchanged switch sends no SET. */
+  apply(desired: DesiredSwitchState): Promise<ApplyResult> {
+    return this.queued(() => this.applyNow(desired, undefined));
+  }
+
+  /** Pushes `plan` as planned; later rounds read back and repair only what did not stick. */
+  applyPlanned(desired: DesiredSwitchState, plan: SwitchPlan): Promise<ApplyResult> {
+    return this.queued(() => this.applyNow(desired, plan));
+  }
+
+  private async applyNow(wanted: DesiredSwitchState, planned: SwitchPlan | undefined): Promise<ApplyResult> {
     const inv = await this.discover();
     // An unusable PoE map refuses PoE, not the VLAN work (power() reports the problem).
-    const desired = inv.poeProblem ? { ...wanted, ports: wanted.ports.map((p) => ({ ...p, poe: undefined })) } : wanted;
+    const desired = withoutUnmanagedPoe(wanted, this.config.poe, inv);
     const profile = this.profile(inv);
     let setRequests = 0;
     let usedStepwise = false;
@@ -159,8 +170,8 @@ export class QBridgeSwitch implements SwitchDriver {
       await this.client.set(varbinds);
     };
     for (let round = 1; round <= maxRounds + 1; round++) {
-      const observed = await readObserved(this.client, inv, profile, { poe: this.config.poe });
-      const plan = planSwitch(desired, observed, inv);
+      // Round 1 writes the plan the caller made; every later round verifies by reading back.
+      const plan = round === 1 && planned ? planned : planSwitch(desired, await readObserved(this.client, inv, profile, { poe: this.config.poe }), inv);
       if (round === 1) changes = plan.changes;
       if (vlanWorkEmpty(plan) && plan.poe.length === 0) return { changes, setRequests, rounds: round - 1, usedStepwise };
       if (round > maxRounds) {
@@ -214,8 +225,15 @@ export class QBridgeSwitch implements SwitchDriver {
     return { index: `${info.poe.group}.${info.poe.port}`, ifIndex: info.ifIndex };
   }
 
-  /** on / off / cycle (off; wait until not delivering and link down; hold; on; wait for deliveringPower). */
-  async power(port: number, action: PowerAction, opts: PowerOptions = {}): Promise<PowerStep[]> {
+  /**
+   * on / off / cycle (off; wait until not delivering and link down; hold; on; wait for deliveringPower), in the
+   * switch's write queue: a cycle holds the queue for its whole length.
+   */
+  power(port: number, action: PowerAction, opts: PowerOptions = {}): Promise<PowerStep[]> {
+    return this.queued(() => this.powerNow(port, action, opts));
+  }
+
+  private async powerNow(port: number, action: PowerAction, opts: PowerOptions): Promise<PowerStep[]> {
     const { index, ifIndex } = await this.poePort(port);
     const t0 = this.now();
     const steps: PowerStep[] = [];

@@ -31,7 +31,14 @@ export interface SwitchMonitorOptions {
  * Emits `event` for every link or PoE change and `pollFailed` when a poll fails (polling continues; not named
  * "error", so a missing listener never throws and a switch outage cannot take the daemon down).
  */
-export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; pollFailed: [Error] }> {
+export class SwitchMonitor extends EventEmitter<{
+  event: [SwitchEvent];
+  pollFailed: [Error];
+  /** Every successful poll's link and PoE state per port (the first one included). */
+  states: [ReadonlyMap<number, { linkUp: boolean; detection: string | null }>];
+  /** The first successful poll after failed ones: the switch is back. */
+  recovered: [];
+}> {
   private readonly log: Logger;
   private last = new Map<number, { linkUp: boolean; detection: string | null }>();
   private timer: NodeJS.Timeout | null = null;
@@ -39,6 +46,7 @@ export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; pollFail
   private polling: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private failing = false;
   /** Ports a trap named since the last poll: their link events are reported with source "trap". */
   private readonly trapHints = new Set<number>();
 
@@ -50,11 +58,17 @@ export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; pollFail
     this.log = opts.log.child({ component: "switch-monitor" });
   }
 
-  /** Takes a baseline poll, starts the poll timer and the trap receiver. */
+  /**
+   * Takes a baseline poll, starts the poll timer and the trap receiver. A switch that does not answer yet
+   * does not stop the monitor: polling goes on, and `recovered` fires once it answers.
+   */
   async start(): Promise<void> {
-    this.last = await this.driver.readPortStates();
-    if (this.opts.trap) await this.listen(this.opts.trap);
-    this.schedule();
+    await this.pollNow();
+    try {
+      if (this.opts.trap) await this.listen(this.opts.trap);
+    } finally {
+      this.schedule();
+    }
   }
 
   /** Polls now (coalesces with a poll in flight). */
@@ -100,7 +114,14 @@ export class SwitchMonitor extends EventEmitter<{ event: [SwitchEvent]; pollFail
         this.trapHints.delete(port);
       }
       this.last = now;
+      this.emit("states", now);
+      if (this.failing) {
+        this.failing = false;
+        this.log.info("switch answers again");
+        this.emit("recovered");
+      }
     } catch (err) {
+      this.failing = true;
       this.log.warn({ err }, "switch poll failed");
       this.emit("pollFailed", err as Error);
     }

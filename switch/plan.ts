@@ -43,6 +43,15 @@ export interface SwitchPlan {
   readonly poe: readonly { readonly port: number; readonly on: boolean; readonly index: string }[];
 }
 
+/**
+ * The one rule for PoE that cannot be managed: with `switch.poe: false`, or a PSE whose ports do not map to
+ * bridge ports (`poeProblem`), desired PoE is dropped (VLAN work still goes ahead; power actions are refused).
+ */
+export function withoutUnmanagedPoe(desired: DesiredSwitchState, poeEnabled: boolean, inv: Pick<Inventory, "poeProblem"> | null): DesiredSwitchState {
+  if (poeEnabled && !inv?.poeProblem) return desired;
+  return { ...desired, ports: desired.ports.map((p) => ({ ...p, poe: undefined })) };
+}
+
 /** True when the plan writes nothing to VLANs/PVIDs. */
 export const vlanWorkEmpty = (p: SwitchPlan): boolean => p.creates.length + p.activations.length + p.lists.length + p.pvids.length === 0;
 

@@ -20,7 +20,9 @@ export function v3User(c: Extract<SnmpCredentials, { version: "3" }>) {
   };
 }
 import { compareOid, oidParts } from "./oids.ts";
-import type { SnmpCredentials } from "./types.ts";
+import { SNMP_PORT, type SnmpCredentials } from "./types.ts";
+
+export { SNMP_PORT };
 
 /** SNMP failure with a stable code: SNMP_TIMEOUT, SNMP_SET_REJECTED, SNMP_AUTH_FAILED, SNMP_FAILED. */
 export class SnmpError extends OperationError {
@@ -75,7 +77,7 @@ export const errorStatusName = (status: number): string => snmp.ErrorStatus[stat
 
 /** Builds a client for one switch. */
 export function createSnmpClient(opts: SnmpClientOptions): SnmpClient {
-  const port = opts.port ?? 161;
+  const port = opts.port ?? SNMP_PORT;
   const retries = opts.retries ?? 2;
   const backoffMs = opts.backoffMs ?? 200;
   const maxRepetitions = opts.maxRepetitions ?? 16;

@@ -3,6 +3,9 @@
  * plan hands in, and the observed state read back over SNMP. Plain data only.
  */
 
+/** The SNMP agent port when the config names none. */
+export const SNMP_PORT = 161;
+
 /** SNMP credentials: v2c community, or v3 authPriv (secrets never logged). */
 export type SnmpCredentials =
   | { readonly version: "2c"; readonly community: string }

@@ -7,7 +7,10 @@ import type { Logger } from "pino";
 import type { DhcpNetwork, DhcpSocket } from "./device-socket.ts";
 import type { MacAddress } from "./option-values.ts";
 import type { DhcpScope } from "./policy.ts";
-import type { Clock } from "../../lib/clock.ts";
+import type { Clock as FullClock } from "../../lib/clock.ts";
+
+/** The part of the clock the DHCP server uses (timers for delayed replies and socket reopening). */
+export type DhcpClock = Pick<FullClock, "now" | "setTimeout" | "clearTimeout">;
 
 /** At most this many MACs are remembered as Pis per interface (a /30 has one client; this only bounds memory). */
 const KNOWN_PI_LIMIT = 16;
@@ -27,7 +30,7 @@ export class Binding {
 
   constructor(
     public scope: DhcpScope,
-    private readonly clock: Clock,
+    private readonly clock: DhcpClock,
     private readonly network: DhcpNetwork,
   ) {}
 
@@ -69,7 +72,7 @@ export class Binding {
 /** Dependencies of `InterfaceBindings`. */
 export interface InterfaceBindingsDeps {
   readonly log: Logger;
-  readonly clock: Clock;
+  readonly clock: DhcpClock;
   readonly network: DhcpNetwork;
   readonly port: number;
   readonly checkMs: number;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { NotFoundError } from "../../lib/errors.ts";
 import { MetricsRegistry } from "../../lib/metrics.ts";
 import { dhcpFixture } from "../../test/support/dhcpd-fixtures.ts";
-import type { Clock } from "../../lib/clock.ts";
+import type { DhcpClock as Clock } from "./interface-bindings.ts";
 import { createDhcpPacket, decodeDhcpPacket, encodeDhcpPacket } from "./codec.ts";
 import type { DhcpNetwork, DhcpSocket } from "./device-socket.ts";
 import type { DhcpInterfaceEvent, DhcpReplyEvent, DhcpRequestEvent } from "./events.ts";

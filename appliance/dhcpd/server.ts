@@ -10,18 +10,18 @@ import type { MetricsRegistry } from "../../lib/metrics.ts";
 import { decodeDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
 import { DhcpOption, DhcpPort } from "./constants.ts";
 import type { DhcpNetwork } from "./device-socket.ts";
-import { InterfaceBindings, type Binding } from "./interface-bindings.ts";
+import { InterfaceBindings, type Binding, type DhcpClock } from "./interface-bindings.ts";
 import { ipv4Option, macOfPacket, messageTypeOf, textOption } from "./option-values.ts";
 import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
 import { identifyPi } from "./raspberry-pi.ts";
 import type { DhcpServerEvents } from "./events.ts";
 import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
-import type { Clock } from "../../lib/clock.ts";
+
 
 /** Constructor dependencies of `DhcpServer`. */
 export interface DhcpServerDeps {
   readonly log: Logger;
-  readonly clock: Clock;
+  readonly clock: DhcpClock;
   readonly metrics: MetricsRegistry;
   readonly network: DhcpNetwork;
   /** Initial scopes, or a provider read at `start()`; later changes go through `updateScopes`. */

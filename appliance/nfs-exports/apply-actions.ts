@@ -1,7 +1,6 @@
 /** The apply loop both exports backends share: write the file or reload, keep going past failures, count them. */
 import { describeExportAction } from "./plan.ts";
-import type { ExportAction, ExportsApplyResult } from "./types.ts";
-import type { ExportsDeps } from "./kernel-backend.ts";
+import type { ExportAction, ExportsApplyResult, ExportsDeps } from "./types.ts";
 import { writeFileAtomic } from "./file-io.ts";
 
 /** Carries out `actions` in order; `reload` is the backend's own (exportfs -ra, or a ganesha reload). */

@@ -3,9 +3,8 @@ import { readFile } from "node:fs/promises";
 import { NotFoundError, OperationError } from "../../lib/errors.ts";
 import { readTextIfExists, underSysroot, writeFileAtomic } from "./file-io.ts";
 import { GANESHA_EXPORTS_FILE, parseGaneshaExports } from "./ganesha-config.ts";
-import type { ExportsDeps } from "./kernel-backend.ts";
 import { planGaneshaExports } from "./plan.ts";
-import type { ExportAction, ExportSpec, ExportsApplyResult, ExportsBackend, ObservedExports } from "./types.ts";
+import type { ExportAction, ExportsDeps, ExportSpec, ExportsApplyResult, ExportsBackend, ObservedExports } from "./types.ts";
 import { applyExportActions } from "./apply-actions.ts";
 
 /** How to make ganesha re-read its exports: SIGHUP to the pid in a pid file, or a command. */
@@ -62,7 +61,12 @@ export class GaneshaExportsBackend implements ExportsBackend {
 
   /** Observes, plans and applies; a failed step is reported and the rest still runs. */
   async apply(desired: readonly ExportSpec[]): Promise<ExportsApplyResult> {
-    return applyExportActions(this.kind, this.plan(desired, await this.observe()), () => this.reload(), this.deps);
+    return this.applyActions(this.plan(desired, await this.observe()));
+  }
+
+  /** Carries out planned actions as they are (the reconciler plans once per pass). */
+  applyActions(actions: readonly ExportAction[]): Promise<ExportsApplyResult> {
+    return applyExportActions(this.kind, actions, () => this.reload(), this.deps);
   }
 
   private async reload(): Promise<void> {

@@ -1,10 +1,11 @@
 /** Kernel nfsd backend: owns /etc/exports.d/pirack.exports, applies with `exportfs -ra`, observes with `exportfs -v`. */
 import { OperationError } from "../../lib/errors.ts";
-import type { MetricsRegistry } from "../../lib/metrics.ts";
 import { KERNEL_EXPORTS_FILE, parseExportfsVerbose, parseExportsFile } from "./exports-file.ts";
 import { readTextIfExists, underSysroot } from "./file-io.ts";
 import { planKernelExports } from "./plan.ts";
-import type { CommandRunner, ExportAction, ExportSpec, ExportsApplyResult, ExportsBackend, ExportsLogger, ObservedExports } from "./types.ts";
+import type { ExportAction, ExportsDeps, ExportSpec, ExportsApplyResult, ExportsBackend, ObservedExports } from "./types.ts";
+
+export type { ExportsDeps } from "./types.ts";
 import { applyExportActions } from "./apply-actions.ts";
 
 /** Where the kernel backend writes; every path is below `sysroot` when one is given. */
@@ -18,13 +19,6 @@ export interface KernelExportsOptions {
    * sysroot that is not the real system: the file is written, the host's export table is neither read nor changed.
    */
   readonly exportfs?: string | false;
-}
-
-/** Injected dependencies of an exports backend. */
-export interface ExportsDeps {
-  readonly log: ExportsLogger;
-  readonly run: CommandRunner;
-  readonly metrics?: MetricsRegistry;
 }
 
 /** exports(5) + exportfs(8) backend for a fileserver running the kernel NFS server. */
@@ -59,7 +53,12 @@ export class KernelExportsBackend implements ExportsBackend {
 
   /** Observes, plans and applies; a failed step is reported and the rest still runs. */
   async apply(desired: readonly ExportSpec[]): Promise<ExportsApplyResult> {
-    return applyExportActions(this.kind, this.plan(desired, await this.observe()), () => this.reload(), this.deps);
+    return this.applyActions(this.plan(desired, await this.observe()));
+  }
+
+  /** Carries out planned actions as they are (the reconciler plans once per pass). */
+  applyActions(actions: readonly ExportAction[]): Promise<ExportsApplyResult> {
+    return applyExportActions(this.kind, actions, () => this.reload(), this.deps);
   }
 
   private async reload(): Promise<void> {

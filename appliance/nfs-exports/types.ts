@@ -1,3 +1,5 @@
+import type { MetricsRegistry } from "../../lib/metrics.ts";
+
 /** Types shared by both exports backends (kernel nfsd through exportfs, nfs-ganesha). */
 
 /** One NFS export: a Pi's root directory, visible only to that Pi's storage address. */
@@ -43,6 +45,8 @@ export interface ExportsBackend {
   plan(desired: readonly ExportSpec[], observed: ObservedExports): ExportAction[];
   /** Observes, plans and carries out the actions; keeps going past failures. */
   apply(desired: readonly ExportSpec[]): Promise<ExportsApplyResult>;
+  /** Carries out already planned actions, in order, without planning again; keeps going past failures. */
+  applyActions(actions: readonly ExportAction[]): Promise<ExportsApplyResult>;
 }
 
 /** Result of running one command: the adapters only need exit code and output. */
@@ -54,6 +58,13 @@ export interface CommandResult {
 
 /** Runs a program (an execa wrapper in production); never throws on a non-zero exit. */
 export type CommandRunner = (file: string, args: readonly string[]) => Promise<CommandResult>;
+
+/** Injected dependencies of an exports backend. */
+export interface ExportsDeps {
+  readonly log: ExportsLogger;
+  readonly run: CommandRunner;
+  readonly metrics?: MetricsRegistry;
+}
 
 /** Minimal logger shape (a pino child logger satisfies it). */
 export interface ExportsLogger {

@@ -37,7 +37,7 @@ class StrictFakeStore implements FileStore {
 }
 
 const silent = pino({ level: "silent" });
-const clock = { now: () => new Date(0) };
+const clock = { now: () => 0 };
 
 const configWith = (ports: string, firstVlan: number, pis: number[]): Config => {
   const r = validateConfig({

@@ -3,6 +3,7 @@
  * Passes are level-based (they re-observe every time) and serialised; callers only *request* a pass.
  */
 import type { Logger } from "pino";
+import type { Clock } from "../../lib/clock.ts";
 
 /** A planned change, printable as data: `kind` names the operation, `subject` what it acts on. */
 export interface Action {
@@ -23,11 +24,24 @@ export interface Subsystem<Desired, Observed, A extends Action = Action> {
   apply(action: A): Promise<void>;
 }
 
+/** The outcome of one action carried out as part of a unit: undefined error means it was reached. */
+export interface ActionOutcome {
+  readonly action: Action;
+  readonly error?: unknown;
+}
+
 /** A subsystem bound to how it derives its desired state from the current rack state. */
 export interface BoundSubsystem<State> {
   readonly name: string;
   planFor(state: State): Promise<Action[]>;
+  /** Carries out one planned action as planned (preconditions may be re-checked; nothing is planned again). */
   apply(action: Action): Promise<void>;
+  /**
+   * For subsystems whose per-Pi actions reach the world as one write (one SNMP PDU for the switch, one
+   * exports file): carries out all of a pass's actions at once and says how each one went. When absent,
+   * actions are applied one by one.
+   */
+  applyAll?(actions: readonly Action[]): Promise<readonly ActionOutcome[]>;
 }
 
 /**
@@ -48,6 +62,19 @@ export function bind<State, D, O, A extends Action>(
   };
 }
 
+/** A bound subsystem whose desired state is picked out of the rack state; `undefined`: not managed now. */
+export function narrow<State, D>(subsystem: BoundSubsystem<D>, desired: (state: State) => D | undefined): BoundSubsystem<State> {
+  return {
+    name: subsystem.name,
+    planFor: async (state) => {
+      const want = desired(state);
+      return want === undefined ? [] : subsystem.planFor(want);
+    },
+    apply: (action) => subsystem.apply(action),
+    ...(subsystem.applyAll ? { applyAll: subsystem.applyAll.bind(subsystem) } : {}),
+  };
+}
+
 /** What one pass reached: every action tried, the ones that failed with why. */
 export interface PassReport {
   readonly reason: string;
@@ -60,10 +87,15 @@ export interface PassReport {
 /** Dependencies of a reconciler. */
 export interface ReconcilerDeps<State> {
   readonly log: Logger;
-  readonly clock: { now(): Date };
+  readonly clock: Pick<Clock, "now">;
   readonly subsystems: readonly BoundSubsystem<State>[];
   /** The current desired rack state, read at the start of each pass. */
   readonly state: () => State;
+  /**
+   * Held around every pass and every `exclusive` run: the rack's cross-process pass lock
+   * (`lib/pass-lock.ts`), so one-shot commands and the daemon never interleave. None in unit tests.
+   */
+  readonly lock?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** Runs passes one at a time; concurrent requests fold into one follow-up pass. */
@@ -111,9 +143,9 @@ export class Reconciler<State> {
     }
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    this.running = held.then(() => this.last ?? emptyReport("exclusive", this.deps.clock.now()));
+    this.running = held.then(() => this.last ?? emptyReport("exclusive", new Date(this.deps.clock.now())));
     try {
-      return await fn();
+      return await this.locked(fn);
     } finally {
       this.running = undefined;
       release();
@@ -125,13 +157,54 @@ export class Reconciler<State> {
     const state = this.deps.state();
     const out: (Action & { subsystem: string })[] = [];
     for (const s of this.deps.subsystems) {
-      for (const a of await s.planFor(state)) out.push({ ...a, subsystem: s.name });
+      for (const a of await s.planFor(state)) out.push({ kind: a.kind, subject: a.subject, description: a.description, subsystem: s.name });
     }
     return out;
   }
 
-  private async runPass(reason: string): Promise<PassReport> {
-    const startedAt = this.deps.clock.now();
+  /**
+   * What a pass would do now, answered within `timeoutMs`: subsystems that are skipped (a switch known to be
+   * unreachable) or do not answer in time are listed under `unknown` with the reason, instead of stalling the
+   * caller (the API answers from what is known).
+   */
+  async pending(opts: { skip?: (subsystem: string) => boolean; timeoutMs?: number } = {}): Promise<{
+    actions: (Action & { subsystem: string })[];
+    unknown: { subsystem: string; reason: string }[];
+  }> {
+    const state = this.deps.state();
+    const actions: (Action & { subsystem: string })[] = [];
+    const unknown: { subsystem: string; reason: string }[] = [];
+    const timeoutMs = opts.timeoutMs ?? 2_000;
+    for (const s of this.deps.subsystems) {
+      if (opts.skip?.(s.name)) {
+        unknown.push({ subsystem: s.name, reason: "unreachable" });
+        continue;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+      try {
+        const planned = await Promise.race([s.planFor(state), late]);
+        if (planned === "late") unknown.push({ subsystem: s.name, reason: `no answer within ${timeoutMs} ms` });
+        else for (const a of planned) actions.push({ kind: a.kind, subject: a.subject, description: a.description, subsystem: s.name });
+      } catch (err) {
+        unknown.push({ subsystem: s.name, reason: errorFields(err).error });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return { actions, unknown };
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return this.deps.lock ? this.deps.lock(fn) : fn();
+  }
+
+  private runPass(reason: string): Promise<PassReport> {
+    return this.locked(() => this.runPassLocked(reason));
+  }
+
+  private async runPassLocked(reason: string): Promise<PassReport> {
+    const startedAt = new Date(this.deps.clock.now());
     const state = this.deps.state();
     const applied: PassReport["applied"][number][] = [];
     const failed: PassReport["failed"][number][] = [];
@@ -144,21 +217,21 @@ export class Reconciler<State> {
         this.deps.log.warn({ subsystem: s.name, err }, "observe failed");
         continue;
       }
-      for (const action of actions) {
-        try {
-          await s.apply(action);
-          applied.push({ ...action, subsystem: s.name });
-          this.deps.log.info({ subsystem: s.name, kind: action.kind, subject: action.subject }, "action applied");
-        } catch (err) {
-          failed.push({ ...action, subsystem: s.name, ...errorFields(err) });
-          this.deps.log.warn({ subsystem: s.name, kind: action.kind, subject: action.subject, err }, "action failed");
+      for (const { action, error } of await carryOut(s, actions)) {
+        const fields = { kind: action.kind, subject: action.subject, description: action.description };
+        if (error === undefined) {
+          applied.push({ ...fields, subsystem: s.name });
+          this.deps.log.info({ subsystem: s.name, ...fields }, "action applied");
+        } else {
+          failed.push({ ...fields, subsystem: s.name, ...errorFields(error) });
+          this.deps.log.warn({ subsystem: s.name, ...fields, err: error }, "action failed");
         }
       }
     }
     const report: PassReport = {
       reason,
       startedAt,
-      durationMs: this.deps.clock.now().getTime() - startedAt.getTime(),
+      durationMs: this.deps.clock.now() - startedAt.getTime(),
       applied,
       failed,
     };
@@ -166,6 +239,28 @@ export class Reconciler<State> {
     this.deps.log.info({ reason, applied: applied.length, failed: failed.length, durationMs: report.durationMs }, "reconcile pass finished");
     return report;
   }
+}
+
+/** Runs a subsystem's planned actions: as one unit where it has `applyAll`, else one by one, past failures. */
+async function carryOut<State>(s: BoundSubsystem<State>, actions: readonly Action[]): Promise<readonly ActionOutcome[]> {
+  if (actions.length === 0) return [];
+  if (s.applyAll) {
+    try {
+      return await s.applyAll(actions);
+    } catch (error) {
+      return actions.map((action) => ({ action, error }));
+    }
+  }
+  const out: ActionOutcome[] = [];
+  for (const action of actions) {
+    try {
+      await s.apply(action);
+      out.push({ action });
+    } catch (error) {
+      out.push({ action, error });
+    }
+  }
+  return out;
 }
 
 const emptyReport = (reason: string, at: Date): PassReport => ({ reason, startedAt: at, durationMs: 0, applied: [], failed: [] });

@@ -1,8 +1,9 @@
 /** Public surface of the TFTP server module (read-only TFTP for Pi netboot, per-Pi views). */
-export { TftpServer, DEFAULT_TFTP_OPTIONS, systemClock } from "./server.ts";
+export { TftpServer, DEFAULT_TFTP_OPTIONS } from "./server.ts";
+export { systemClock } from "../../lib/clock.ts";
 export type {
   AbortReason,
-  Clock,
+  TftpClock,
   PiBootView,
   PiViewResolver,
   SocketFactory,

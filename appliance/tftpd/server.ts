@@ -14,39 +14,15 @@ import { toNetascii } from "./netascii.ts";
 import { isRefused, resolveRequestPath, type ResolvedPath } from "./paths.ts";
 import { Transfer, type TransferEnd, type TransferHandle, type TransferHooks, type TransferParams } from "./transfer.ts";
 import { TransferPool } from "./transfer-pool.ts";
-import type { Clock, PiBootView, TftpEvent, TftpServerDeps, TftpServerEvents, TftpServerOptions, TransferFigures, TransferRef } from "./types.ts";
-
-/** Defaults for every server option except the firmware root. */
-export const DEFAULT_TFTP_OPTIONS: Omit<TftpServerOptions, "firmwareRoot"> = {
-  address: "0.0.0.0",
-  port: 69,
-  // 1468 = 1500 MTU - 20 IP - 8 UDP - 4 TFTP; also the Pi 4/5 EEPROM's own maximum (rpi-eeprom release notes 2022-10).
-  maxBlockSize: 1468,
-  maxWindowSize: 64,
-  // Pis mis-handle early retransmits (raspberrypi/firmware#1631): keep at least 1 s.
-  retransmitTimeoutMs: 1000,
-  maxRetransmits: 5,
-  idleTimeoutMs: 15_000,
-  maxTransfers: 512,
-  // A Pi runs a few transfers at once (parallel RRQs, firmware#1700); this bounds a misbehaving one.
-  maxTransfersPerClient: 16,
-  unknownClients: "deny",
-  cacheBytes: 256 * 1024 * 1024,
-  workers: 0,
-};
+import { DEFAULT_TFTP_OPTIONS } from "./defaults.ts";
+import { systemClock } from "../../lib/clock.ts";
+import type { TftpClock, PiBootView, TftpEvent, TftpServerDeps, TftpServerEvents, TftpServerOptions, TransferFigures, TransferRef } from "./types.ts";
 
 // Sweep period for retransmits and idle checks; timeouts are whole seconds, so 100 ms is fine-grained enough.
 const SWEEP_MS = 100;
 
-/** Node's timers as a `Clock`. */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  every: (ms, fn) => {
-    const t = setInterval(fn, ms);
-    t.unref();
-    return () => clearInterval(t);
-  },
-};
+export { DEFAULT_TFTP_OPTIONS };
+
 
 /**
  * Address "resolution" for sockets that only ever send to the IPv4 literal a packet came from. dgram
@@ -66,7 +42,7 @@ interface Slot {
 export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly options: TftpServerOptions;
   private readonly log: Logger;
-  private readonly clock: Clock;
+  private readonly clock: TftpClock;
   private readonly metrics: TftpMetrics;
   private readonly store: FirmwareStore;
   private readonly createSocket: () => Socket;

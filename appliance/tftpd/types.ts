@@ -1,6 +1,7 @@
 /** Types the TFTP server shares with its callers: injected dependencies, the per-Pi view and events. */
 import type { Socket } from "node:dgram";
 import type { Logger } from "pino";
+import type { Clock } from "../../lib/clock.ts";
 import type { MetricsRegistry } from "../../lib/metrics.ts";
 
 /** What the plan says about the Pi behind one client address. */
@@ -18,12 +19,8 @@ export interface PiBootView {
 /** Maps a client's source address (its /30's `.2`) to its Pi's view, or null when it is not a known Pi. */
 export type PiViewResolver = (clientAddress: string) => PiBootView | null | Promise<PiBootView | null>;
 
-/** Monotonic milliseconds and a repeating timer: injected so tests can drive time. */
-export interface Clock {
-  now(): number;
-  /** Calls `fn` every `ms` until the returned function is called. */
-  every(ms: number, fn: () => void): () => void;
-}
+/** The part of the clock the TFTP server uses (monotonic milliseconds and a repeating timer): tests drive it. */
+export type TftpClock = Pick<Clock, "now" | "every">;
 
 /** Makes the UDP sockets (listening and one per transfer). */
 export type SocketFactory = () => Socket;
@@ -33,7 +30,7 @@ export interface TftpServerDeps {
   readonly log: Logger;
   readonly metrics: MetricsRegistry;
   readonly resolvePi: PiViewResolver;
-  readonly clock?: Clock;
+  readonly clock?: TftpClock;
   readonly createSocket?: SocketFactory;
 }
 

@@ -8,6 +8,7 @@ import { execa } from "execa";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isRoot } from "../support/netns.ts";
+import { freePort } from "../support/free-port.ts";
 import { makeFixtureRoot } from "../../rootfs/testing/fixture-root.ts";
 
 const pirack = new URL("../../bin/pirack.mjs", import.meta.url).pathname;
@@ -48,7 +49,8 @@ pis: [ { port: 1, name: pi01 }, { port: 2, name: pi02 } ]
     const sysroot = join(work, "sysroot");
     const first = await cli("roots", "sync", "--config", config, "--sysroot", sysroot);
     expect(first.exitCode, first.stderr).toBe(0);
-    expect(first.stdout).toContain(`port 1: clone golden image to ${work}/export/10.46.189.2 and customise it`);
+    expect(first.stdout).toContain("clone root 10.46.189.2 (port 1) from golden");
+    expect(first.stdout).toContain(`export ${work}/export/10.46.189.6 to 10.46.189.6 (port 2)`);
     expect(first.stdout).toContain("ready and exported: ports 1, 2");
     expect(await readFile(join(work, "export/10.46.189.6/etc/hostname"), "utf8")).toBe("pi02\n");
     const exported = (await readFile(join(sysroot, "etc/exports.d/pirack.exports"), "utf8")).split("\n").filter((l) => l.startsWith("/"));
@@ -73,6 +75,37 @@ pis: [ { port: 1, name: pi01 }, { port: 2, name: pi02 } ]
   it("refuses to rebuild a port without a listed Pi", async () => {
     const r = await cli("roots", "rebuild", "3", "--config", config);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain("port 3 has no listed Pi");
+    expect(r.stderr).toContain("port 3 has no enrolled Pi");
+  });
+
+  it("keeps every auto-enrolled Pi exported when roots sync runs beside serve", async () => {
+    // serve learned a Pi on port 3 by plug-in (pis.json); roots sync must plan with it, not only with pis:.
+    const state = join(work, "state");
+    await mkdir(state, { recursive: true });
+    await writeFile(join(state, "pis.json"), JSON.stringify({ pis: [{ port: 3, mac: "b8:27:eb:00:00:03", serial: "00000003", model: "3B" }] }));
+    const served = join(work, "served.yaml");
+    await writeFile(served, (await readFile(config, "utf8")).replace("nfs: { server: kernel }", "nfs: { server: kernel }\nswitch: { driver: none }"));
+    const sysroot = join(work, "sysroot");
+    const exportsFile = join(sysroot, "etc/exports.d/pirack.exports");
+    const exported = async () => (await readFile(exportsFile, "utf8")).split("\n").filter((l) => l.startsWith("/")).map((l) => l.split(" ")[1]);
+    const daemon = execa(
+      "node",
+      [pirack, "serve", "--config", served, "--sysroot", sysroot, "--listen", `127.0.0.1:${await freePort()}`, "--dhcp-port", String(await freePort()), "--tftp-listen", `127.0.0.1:${await freePort()}`],
+      { reject: false },
+    );
+    try {
+      const deadline = Date.now() + 120_000;
+      while (!(await exported().catch(() => [])).some((a) => a?.startsWith("10.46.189.10("))) {
+        if (Date.now() > deadline) throw new Error(`serve never exported port 3's root; exports: ${await readFile(exportsFile, "utf8").catch(() => "none")}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const sync = await cli("roots", "sync", "--config", served, "--sysroot", sysroot);
+      expect(sync.exitCode, sync.stderr).toBe(0);
+      expect(sync.stdout).toContain("ready and exported: ports 1, 2, 3");
+      expect((await exported()).map((a) => a?.split("(")[0]).sort()).toEqual(["10.46.189.10", "10.46.189.2", "10.46.189.6"]);
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon;
+    }
   });
 });

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GaneshaExportsBackend, renderGaneshaMainConfig } from "../../appliance/nfs-exports/index.ts";
 import { startGanesha, type GaneshaServer } from "../../appliance/nfs-exports/testing/ganesha-server.ts";
-import { createCommandRunner, syncRoots, type PiRootSpec } from "../../rootfs/index.ts";
+import { createCommandRunner, type PiRootSpec } from "../../rootfs/index.ts";
+import { syncRootsAndExports } from "../../appliance/reconcile/roots.ts";
 import { makeFixtureRoot } from "../../rootfs/testing/fixture-root.ts";
 import { createLoopFilesystem, type LoopFilesystem } from "../../rootfs/testing/loop-filesystem.ts";
 import { memoryLog } from "../../rootfs/testing/memory-log.ts";
@@ -68,7 +69,7 @@ describe.skipIf(!isRoot())("nfs-ganesha exports, one Pi per export (needs root f
     backend = new GaneshaExportsBackend({ sysroot, reload: { kind: "pidFile", path: join(work, "ganesha.pid") } }, { log, run });
 
     // First pass before ganesha runs: roots and the file are made, the reload fails and is retried.
-    const first = await syncRoots({ pis: [a, b], imagePath: golden, exports: backend, hostKeyTypes: ["ed25519"], snapshots: false }, { log, run });
+    const first = await syncRootsAndExports({ pis: [a, b], imagePath: golden, exports: backend, hostKeyTypes: ["ed25519"], snapshots: false }, { log, run });
     expect(first.roots.failed).toEqual([]);
     expect(records.filter((r) => r.msg === "clone started").map((r) => r.fields["strategy"])).toEqual(["reflink", "reflink"]);
     expect(first.exports?.failed.map((f) => f.action.kind)).toEqual(["reloadExports"]);
@@ -76,10 +77,10 @@ describe.skipIf(!isRoot())("nfs-ganesha exports, one Pi per export (needs root f
 
     server = await startGanesha(fs, join(sysroot, "etc/ganesha/ganesha.conf"), work);
     bed.defer(() => server?.stop());
-    const second = await syncRoots({ pis: [a, b], imagePath: golden, exports: backend }, { log, run });
+    const second = await syncRootsAndExports({ pis: [a, b], imagePath: golden, exports: backend }, { log, run });
     expect(second.roots.applied).toEqual([]);
     expect(second.exports?.applied.map((x) => x.kind)).toEqual(["reloadExports"]);
-    const third = await syncRoots({ pis: [a, b], imagePath: golden, exports: backend }, { log, run });
+    const third = await syncRootsAndExports({ pis: [a, b], imagePath: golden, exports: backend }, { log, run });
     expect([...third.roots.applied, ...(third.exports?.applied ?? [])]).toEqual([]);
   });
 

@@ -11,7 +11,7 @@ import { seedPiSpec } from "../../rootfs/testing/seed-pi.ts";
 import { treeManifest } from "../../rootfs/testing/tree-manifest.ts";
 import { isRoot, waitFor } from "../support/netns.ts";
 
-const CHILD = new URL("../../rootfs/testing/sync-roots-child.ts", import.meta.url).pathname;
+const CHILD = new URL("../support/sync-roots-child.ts", import.meta.url).pathname;
 
 describe.skipIf(!isRoot())("kill -9 during a clone (root: owners and device nodes in the image)", () => {
   let work: string;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KernelExportsBackend } from "../../appliance/nfs-exports/index.ts";
 import { createCommandRunner, rebuildRoot, syncRoots, type PiRootSpec } from "../../rootfs/index.ts";
+import { rebuildRootAndExports } from "../../appliance/reconcile/roots.ts";
 import { makeFixtureRoot } from "../../rootfs/testing/fixture-root.ts";
 import { memoryLog } from "../../rootfs/testing/memory-log.ts";
 import { isRoot } from "../support/netns.ts";
@@ -67,7 +68,7 @@ describe.skipIf(!isRoot())("rebuild a Pi's root (root: owners and device nodes i
   it("re-applies exports after a rebuild (kernel backend file)", async () => {
     const exportfs = async () => ({ exitCode: 0, stdout: "", stderr: "" });
     const backend = new KernelExportsBackend({ sysroot: join(work, "sysroot") }, { log, run: exportfs });
-    const r = await rebuildRoot({ pis, port: 2, imagePath: golden, exports: backend }, deps);
+    const r = await rebuildRootAndExports({ pis, port: 2, imagePath: golden, exports: backend }, deps);
     expect(r.exports?.failed).toEqual([]);
     const text = await readFile(join(work, "sysroot/etc/exports.d/pirack.exports"), "utf8");
     expect(text).toContain(`${pis[1]?.exportPath} 10.46.189.6(rw,sync,no_subtree_check,no_root_squash)`);

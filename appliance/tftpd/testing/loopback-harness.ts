@@ -9,10 +9,10 @@ import { MetricsRegistry } from "../../../lib/metrics.ts";
 import { RawClient, type Received } from "../../../test/fixtures/tftpd/raw-client.ts";
 import { encodeAck, encodeRequest } from "../codec.ts";
 import { TftpServer } from "../server.ts";
-import type { Clock, PiBootView, TftpEvent, TftpServerOptions } from "../types.ts";
+import type { TftpClock, PiBootView, TftpEvent, TftpServerOptions } from "../types.ts";
 
 /** A clock the test moves by hand: `advance()` runs the server's sweep. */
-class ManualClock implements Clock {
+class ManualClock implements TftpClock {
   private t = 0;
   private readonly fns = new Set<() => void>();
   now = () => this.t;
