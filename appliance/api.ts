@@ -21,7 +21,8 @@ export interface ApiDeps {
   readonly switchReachable?: () => boolean | undefined;
 }
 
-const MAX_BODY_BYTES = 4096;
+/** Largest request body accepted (413 above): an action is a few dozen bytes. */
+export const MAX_BODY_BYTES = 16 * 1024;
 
 /** Starts the API on `host:port`; resolves once listening. */
 export async function startApi(deps: ApiDeps, host: string, port: number): Promise<Server> {
@@ -66,11 +67,14 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   if (action && method === "POST") {
     const port = Number(action[1]);
     if (!deps.appliance.config.ports.includes(port)) return send(res, 404, { error: `port ${port} is not a Pi port of this rack` });
+    const read = await readBody(req);
+    if (!read.ok) return send(res, read.status, { error: read.error }, { close: true });
     if (action[2] === "power") {
-      const body = await readJson(req);
-      const wanted = (body as { action?: unknown })?.action;
+      const body = parseJson(read.text);
+      if (!body.ok) return send(res, 400, { error: body.error });
+      const wanted = (body.value as { action?: unknown } | null)?.action;
       if (wanted !== "on" && wanted !== "off" && wanted !== "cycle") {
-        return send(res, 400, { error: `expected {"action":"on|off|cycle"}, got ${JSON.stringify(body)}` });
+        return send(res, 400, { error: `expected {"action":"on|off|cycle"}, got ${JSON.stringify(body.value)?.slice(0, 200)}` });
       }
       if (!deps.power) return send(res, 409, { error: "this rack has no switch driver (switch.driver: none)" });
       return runAction(res, () => deps.power!(port, wanted));
@@ -90,24 +94,43 @@ async function runAction(res: ServerResponse, fn: () => Promise<unknown>): Promi
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
+/** A request body within MAX_BODY_BYTES, or the status and words to refuse it with. */
+async function readBody(req: IncomingMessage): Promise<{ ok: true; text: string } | { ok: false; status: 413; error: string }> {
+  const tooLarge = { ok: false as const, status: 413 as const, error: `request body is larger than ${MAX_BODY_BYTES} bytes` };
+  // Refused from the header when it says so, before a byte of it is read.
+  if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return tooLarge;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      // Stop reading (not destroy: the 413 must still reach the client); the connection closes after it.
+      req.off("data", onData);
+      req.pause();
+      resolve(tooLarge);
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve({ ok: true, text: Buffer.concat(chunks).toString("utf8") }));
+    req.once("error", reject);
+  });
+}
+
+/** JSON from a body, or words saying why it is not JSON. */
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
+  if (text.trim() === "") return { ok: false, error: 'request body is empty; expected JSON such as {"action":"cycle"}' };
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    return undefined; // reported to the caller as a 400 with what was received
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    return { ok: false, error: `request body is not JSON (${(err as Error).message}); expected JSON such as {"action":"cycle"}` };
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
+function send(res: ServerResponse, status: number, body: unknown, opts: { close?: boolean } = {}): void {
+  // A refused body may still be arriving: the connection is closed rather than read to its end.
+  res.writeHead(status, { "content-type": "application/json", ...(opts.close ? { connection: "close" } : {}) });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
+  if (opts.close) res.once("finish", () => res.req.socket.destroy());
 }
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -58,3 +58,24 @@ describe("appliance", () => {
     expect(cycled).toEqual([]);
   });
 });
+
+describe("appliance under a storm of spoofed identities", () => {
+  it("keeps the port's Pi, writes no state and requests no pass; a swapped Pi is taken once confirmed", async () => {
+    const { app, saved, advance } = rig();
+    await app.sighting({ port: 1, stage: "dhcp", mac: "b8:27:eb:00:00:01" });
+    expect(saved).toHaveLength(1);
+    for (let i = 0; i < 500; i++) {
+      const mac = `b8:27:eb:7f:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`;
+      expect(app.sighting({ port: 1, stage: "dhcp", mac })).toBeUndefined();
+      advance(10);
+    }
+    expect(saved).toHaveLength(1);
+    expect(app.status()[0]!.mac).toBe("b8:27:eb:00:00:01");
+    for (let i = 0; i < 3; i++) {
+      app.sighting({ port: 1, stage: "firmware", serial: "0000000b", mac: "dc:a6:32:00:00:02" });
+      advance(2500);
+    }
+    expect(app.status()[0]).toMatchObject({ mac: "dc:a6:32:00:00:02", serial: "0000000b" });
+    expect(saved).toHaveLength(2);
+  });
+});

@@ -7,6 +7,7 @@ import type { Clock } from "../lib/clock.ts";
 import type { Config } from "./config.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import { planRack, type LearnedPi, type PiModel, type RackPlan } from "./plan.ts";
+import { IdentityPolicy, type IdentityPolicyOptions } from "./identity-policy.ts";
 import { Reconciler, type BoundSubsystem, type PassReport } from "./reconcile/reconciler.ts";
 
 /** How far a Pi has got, from the first DHCP packet to a running system. */
@@ -50,6 +51,8 @@ export interface ApplianceDeps {
   readonly learned?: readonly LearnedPi[];
   /** Keeps what was learned (the state file); called after every change of identity. */
   readonly persistLearned?: (pis: readonly LearnedPi[]) => Promise<void>;
+  /** Thresholds for replacing a port's Pi identity (default DEFAULT_IDENTITY_POLICY). */
+  readonly identityPolicy?: IdentityPolicyOptions;
   /** Power-cycles a Pi over PoE; absent when the rack has no switch driver. */
   readonly powerCycle?: (port: number) => Promise<unknown>;
   /** Ports an operator powered off in an earlier run (or another pirack process). */
@@ -72,6 +75,8 @@ export class Appliance {
   private currentConfig: Config;
   private currentPlan: RackPlan;
   private readonly learned = new Map<number, LearnedPi>();
+  /** Decides when a port's Pi identity may change (identity-policy.ts). */
+  private readonly identities: IdentityPolicy;
   private readonly seen = new Map<number, { stage: BootStage; at: Date }>();
   /** When each port's Pi last started a boot (its first DHCP request after another stage). */
   private readonly bootStarted = new Map<number, Date>();
@@ -85,6 +90,7 @@ export class Appliance {
     private readonly deps: ApplianceDeps,
   ) {
     this.currentConfig = config;
+    this.identities = new IdentityPolicy(deps.identityPolicy);
     for (const pi of deps.learned ?? []) this.learned.set(pi.port, pi);
     for (const port of deps.heldOff ?? []) this.heldOff.add(port);
     this.currentPlan = planRack(config, this.learned);
@@ -127,16 +133,22 @@ export class Appliance {
     this.seen.set(s.port, { stage: s.stage, at: now });
     if (!this.currentConfig.ports.includes(s.port)) return undefined;
     const before = this.learned.get(s.port);
-    const merged: LearnedPi = {
-      port: s.port,
-      ...(s.mac ?? before?.mac ? { mac: (s.mac ?? before?.mac)! } : {}),
-      ...(s.serial ?? before?.serial ? { serial: (s.serial ?? before?.serial)! } : {}),
-      ...(s.model ?? before?.model ? { model: (s.model ?? before?.model)! } : {}),
-    };
-    const changed = !before || before.mac !== merged.mac || before.serial !== merged.serial || before.model !== merged.model;
+    const recorded = before && { ...(before.mac ? { mac: before.mac } : {}), ...(before.serial ? { serial: before.serial } : {}), ...(before.model ? { model: before.model } : {}) };
+    const seen = { ...(s.mac ? { mac: s.mac } : {}), ...(s.serial ? { serial: s.serial } : {}), ...(s.model ? { model: s.model } : {}) };
+    // A port seen with no identity at all (a TFTP request from its address) is enrolled with none yet.
+    const decision = before ? this.identities.decide(s.port, recorded, seen, now.getTime()) : { kind: "refine" as const, identity: seen };
+    if (decision.kind === "same") return undefined;
+    if (decision.kind === "pending") {
+      if (decision.fresh) this.deps.metrics.counter("pirack_identity_candidates_total", "Different Pi identities seen on a port that already had one").inc();
+      this.deps.log.debug({ port: s.port, ...decision.candidate, sightings: decision.sightings, limited: decision.limited }, "pi identity change pending");
+      return undefined;
+    }
+    const merged: LearnedPi = { port: s.port, ...decision.identity };
     this.learned.set(s.port, merged);
-    if (!changed) return undefined;
-    this.deps.log.info({ port: s.port, mac: merged.mac, serial: merged.serial, model: merged.model }, "pi identified");
+    if (decision.kind === "change") {
+      this.deps.metrics.counter("pirack_identity_changes_total", "Pi identities replaced on a port (a Pi swapped)").inc();
+      this.deps.log.warn({ port: s.port, from: decision.previous, to: decision.identity }, "pi identity changed");
+    } else this.deps.log.info({ port: s.port, mac: merged.mac, serial: merged.serial, model: merged.model }, "pi identified");
     this.deps.persistLearned?.([...this.learned.values()]).catch((err: unknown) => this.deps.log.error({ err }, "learned pis not saved"));
     return this.replan(`pi seen on port ${s.port}`);
   }

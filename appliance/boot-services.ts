@@ -7,9 +7,13 @@ import type { Appliance, BootStage } from "./appliance.ts";
 import { DeviceSocketNetwork, DhcpServer, systemClock, type DhcpNetwork, type DhcpRequestEvent, type DhcpScope } from "./dhcpd/index.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import type { RackPlan } from "./plan.ts";
-import { TftpServer, type PiBootView, type TftpEvent } from "./tftpd/index.ts";
+import { TftpServer, type PiBootView, type TftpEvent, type TftpInterface } from "./tftpd/index.ts";
+import { udpReceiveBufferErrors } from "../lib/net/device-socket.ts";
 
-/** Where the boot servers listen; production defaults are DHCP port 67 and TFTP 0.0.0.0:69. */
+/**
+ * Where the boot servers listen; production defaults are DHCP port 67 and TFTP 0.0.0.0:69, which means one
+ * socket per storage interface (SO_BINDTODEVICE); any other TFTP address is one plain socket on it.
+ */
 export interface BootListen {
   readonly dhcpPort: number;
   readonly tftpAddress: string;
@@ -28,6 +32,11 @@ export function dhcpScopes(plan: RackPlan): DhcpScope[] {
   }));
 }
 
+/** The TFTP listening interfaces of a plan: one per storage VLAN interface, with the subnet its Pi sends from. */
+export function tftpInterfaces(plan: RackPlan): TftpInterface[] {
+  return plan.ports.map((p) => ({ interfaceName: p.interfaceName, serverAddress: p.serverAddress, netmask: p.netmask }));
+}
+
 /** The TFTP view of the Pi behind a client address, or null for an address that is not a Pi's /30 `.2`. */
 export function piBootView(plan: RackPlan, clientAddress: string): PiBootView | null {
   const port = plan.ports.find((p) => p.piAddress === clientAddress);
@@ -41,6 +50,9 @@ export function stageOfFile(file: string): BootStage {
   return /^(kernel.*\.img|vmlinuz.*|Image.*|initrd.*|initramfs.*|.*\.dtbo?)$/i.test(name) ? "kernel" : "firmware";
 }
 
+// How often the namespace-wide UDP receive-buffer error counter is read.
+const UDP_ERROR_SAMPLE_MS = 5_000;
+
 /** A serial folder as the Pi firmware names it: 8 lower-case hex digits (Pi 4/5 may use the MAC instead). */
 const SERIAL_FOLDER = /^[0-9a-f]{8}$/;
 
@@ -52,6 +64,7 @@ export class BootServices {
   private dhcpKey = "";
   private tftpKey = "";
   private readonly unsubscribe: () => void;
+  private udpErrorTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly deps: {
@@ -69,11 +82,13 @@ export class BootServices {
   async start(): Promise<void> {
     await this.restartDhcp();
     await this.restartTftp();
+    this.startUdpErrorSampling();
   }
 
   /** Stops both servers. */
   async stop(): Promise<void> {
     this.unsubscribe();
+    clearInterval(this.udpErrorTimer);
     await this.dhcp?.stop();
     await this.tftp?.stop();
   }
@@ -102,10 +117,39 @@ export class BootServices {
     this.tftpKey = JSON.stringify([app.config.boot.firmware, app.config.tftp]);
     this.tftp = new TftpServer(
       { ...app.config.tftp, firmwareRoot: app.config.boot.firmware, address: this.deps.listen.tftpAddress, port: this.deps.listen.tftpPort },
-      { log: this.deps.log, metrics: this.deps.metrics, resolvePi: (address) => piBootView(app.plan, address) },
+      {
+        log: this.deps.log,
+        metrics: this.deps.metrics,
+        resolvePi: (address) => piBootView(app.plan, address),
+        // On 0.0.0.0 (production), one device-bound socket per storage interface: a request counts only from its
+        // own VLAN's /30. An explicit address (`--tftp-listen`, tests and benchmarks) is one plain socket there.
+        ...(this.deps.listen.tftpAddress === "0.0.0.0" ? { interfaces: tftpInterfaces(app.plan) } : {}),
+      },
     );
     this.tftp.on("transfer", (e) => this.onTftp(e));
     await this.tftp.start();
+  }
+
+  /**
+   * The namespace-wide `Udp: RcvbufErrors` as a counter, next to the per-socket drops of the DHCP and TFTP
+   * listeners: it also covers the per-transfer sockets, and kernels that do not fill the per-socket column.
+   */
+  private startUdpErrorSampling(): void {
+    const counter = this.deps.metrics.counter("pirack_udp_receive_buffer_errors_total", "UDP datagrams the kernel dropped for a full receive buffer, any socket of this network namespace");
+    const read = () => {
+      try {
+        return udpReceiveBufferErrors();
+      } catch {
+        return undefined; // no /proc/net/snmp
+      }
+    };
+    let last = read();
+    this.udpErrorTimer = setInterval(() => {
+      const now = read();
+      if (now !== undefined && last !== undefined && now > last) counter.inc({}, now - last);
+      last = now ?? last;
+    }, UDP_ERROR_SAMPLE_MS);
+    this.udpErrorTimer.unref();
   }
 
   private async onPlan(plan: RackPlan): Promise<void> {
@@ -113,6 +157,7 @@ export class BootServices {
     if (JSON.stringify(config.dhcp) !== this.dhcpKey) await this.restartDhcp();
     else await this.dhcp?.updateScopes(dhcpScopes(plan));
     if (JSON.stringify([config.boot.firmware, config.tftp]) !== this.tftpKey) await this.restartTftp();
+    else await this.tftp?.updateInterfaces(tftpInterfaces(plan));
   }
 
   private onDhcpRequest(e: DhcpRequestEvent): void {

@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { CliFailure, cliLogger, EXIT_CONFIG, requireConfig } from "./cli-support.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { piRootSpecs, readyExports } from "./reconcile/roots.ts";
-import type { Progress } from "../rootfs/types.ts";
+import type { Progress } from "../rootfs/index.ts";
 
 /** Debian's name for the machine's own architecture. */
 const hostDebianArch = (): string => ({ x64: "amd64", arm64: "arm64", arm: "armhf" })[arch()] ?? arch();

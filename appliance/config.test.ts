@@ -156,3 +156,49 @@ describe("parsePorts", () => {
     expect(parsePorts("5-2").problems).toEqual(['"5-2" is not a valid range (ports are 1-4096, low-high)']);
   });
 });
+
+describe("parseConfigText never throws", () => {
+  const valid = `storage: { network: 10.46.189.0/24 }
+public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddress: "2a00:1098:0:84:1000:1::2" }
+ports: 1-2
+`;
+  // A 1 KB "billion laughs": nine levels of nine aliases would expand to 9^9 strings.
+  const laughs = ["a: &a [x, x, x, x, x, x, x, x, x]", ..."bcdefghi".split("").map((l, i) => `${l}: &${l} [${Array(9).fill(`*${"abcdefgh"[i]}`).join(", ")}]`)].join("\n");
+  const cases: Record<string, [string, RegExp]> = {
+    "alias to an undefined anchor": [`${valid}image: *golden\n`, /^\(yaml\): Unresolved alias \(the anchor must be set before the alias\): golden$/],
+    "billion laughs": [laughs, /^\(yaml\): Excessive alias count indicates a resource exhaustion attack$/],
+    "binary garbage": ["\u0000\u0001\u0002: [", /^\(yaml\) line 1 column \d+: /],
+  };
+  it.each(Object.entries(cases))("%s", (_, [text, problem]) => {
+    expect(laughs.length).toBeLessThan(1024);
+    const r = parseConfigText(text);
+    expect(r.ok ? [] : r.problems).toHaveLength(1);
+    expect(r.ok ? "" : r.problems[0]).toMatch(problem);
+  });
+
+  it("lists at most 50 problems and says how many more there were", () => {
+    const r = parseConfigText(valid + Array.from({ length: 120 }, (_, i) => `k${i}: 1`).join("\n"));
+    expect(r.ok ? [] : r.problems.length).toBe(51);
+    expect(r.ok ? "" : r.problems[50]).toBe("(and 70 more problems)");
+  });
+});
+
+describe("wrong type and missing are told apart", () => {
+  const valid = `storage: { network: 10.46.189.0/24 }
+public: { prefix: "2a00:1098:0:84::/64", gateway: "2a00:1098:0:84::1", firstAddress: "2a00:1098:0:84:1000:1::2" }
+ports: 1-2
+`;
+  const cases: Record<string, [string, string[]]> = {
+    "number for a string": ["switch: { driver: qbridge, host: sw, snmp: { version: '2c', community: 7 } }", ["switch.snmp.community: must be a string, got the number 7"]],
+    "missing string": ["switch: { driver: qbridge, host: sw, snmp: { version: '2c' } }", ["switch.snmp.community: is required"]],
+    "fraction for an integer": ["switch: { port: 1.5 }", ["switch.port: must be an integer, got the number 1.5"]],
+    "string for a mapping": ["fileserver: eth0", ['fileserver: must be a mapping, got the string "eth0"']],
+    "list for a number": ["tftp: { cacheBytes: [1] }", ["tftp.cacheBytes: must be a number, got a list"]],
+    "number for a boolean": ["dhcp: { sendRouter: 1 }", ["dhcp.sendRouter: must be true or false, got the number 1"]],
+    "null for a string": ["shelf: null", ["shelf: must be a string, got null"]],
+  };
+  it.each(Object.entries(cases))("%s", (_, [extra, problems]) => {
+    const r = parseConfigText(`${valid}${extra}\n`);
+    expect(r.ok ? [] : r.problems).toEqual(problems);
+  });
+});

@@ -9,6 +9,7 @@ import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
 import { DEFAULT_TFTP_OPTIONS } from "./tftpd/defaults.ts";
 import { SNMP_PORT } from "../switch/types.ts";
+import { capProblems, describeIssue, valueAt } from "./config-problems.ts";
 
 /** Highest usable 802.1Q VLAN ID (4095 is reserved, IEEE 802.1Q §9.6). */
 export const MAX_VLAN = 4094;
@@ -211,7 +212,9 @@ export function validateConfig(raw: unknown): ConfigResult {
     const result = schema.safeParse(input[key]);
     if (result.success) parsed[key] = result.data;
     else {
-      for (const issue of result.error.issues) problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue)}`);
+      for (const issue of result.error.issues) {
+        problems.push(`${pathText([key, ...issue.path])}: ${describeIssue(issue, valueAt(input[key], issue.path))}`);
+      }
       parsed[key] = salvage(schema, input[key]);
     }
   }
@@ -252,12 +255,6 @@ function salvage(schema: z.ZodType, value: unknown): unknown {
     return items;
   }
   return undefined;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
-  if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
-  return issue.message;
 }
 
 /** Checks that span sections: address arithmetic, collisions, uniqueness, credentials. */
@@ -344,6 +341,11 @@ function checkPublic(p: Parsed["public"], maxPort: number): string[] {
   return problems;
 }
 
+/** A config that crossed a thread boundary (structured clone drops freezing): frozen again, otherwise as validated. */
+export function reviveConfig(config: Config): Config {
+  return deepFreeze(config);
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -352,17 +354,27 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parses YAML text and validates it; YAML syntax errors are reported with line and column. */
+/**
+ * Parses YAML text and validates it. Every failure of the YAML library is a listed problem, never an exception:
+ * syntax errors with line and column, an alias to an undefined anchor, more aliases than `maxAliasCount` (a
+ * "billion laughs" document), and anything else it throws.
+ */
 export function parseConfigText(text: string): ConfigResult {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0];
       return { ok: false, problems: [`(yaml)${at ? ` line ${at.line} column ${at.col}` : ""}: ${err.message.split("\n")[0]}`] };
     }
-    throw err;
+    // The yaml library throws ReferenceError for unresolved or excessive aliases, and may throw others.
+    return { ok: false, problems: [`(yaml): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`] };
   }
-  return validateConfig(raw ?? {});
+  try {
+    return capProblems(validateConfig(raw ?? {}));
+  } catch (err) {
+    // Validation is meant to list problems, not throw; should a document still make it throw, that is one more.
+    return { ok: false, problems: [`(top level): cannot be validated (${err instanceof Error ? err.message : String(err)})`] };
+  }
 }

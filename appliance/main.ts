@@ -2,12 +2,13 @@
  * `pirack serve`: the daemon's composition root. Loads and watches the config, builds every adapter, runs the
  * reconciler, the API and the servers, and shuts all of it down on SIGTERM/SIGINT.
  */
-import { watch, type FSWatcher } from "chokidar";
 import pino, { type Logger } from "pino";
 import { startApi } from "./api.ts";
 import type { Appliance } from "./appliance.ts";
 import { BootServices } from "./boot-services.ts";
-import { loadConfigFile } from "./config-file.ts";
+import { loadConfigFile, loadConfigFileOffThread } from "./config-file.ts";
+import { ConfigWatcher } from "./config-watch.ts";
+import { LearnedWriter } from "./learned-store.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { OperationError } from "../lib/errors.ts";
 import { openAppliance, rebuildPort } from "./rack.ts";
@@ -41,6 +42,7 @@ export function parseListen(text: string): { host: string; port: number } {
 
 /** Runs the appliance until a signal stops it. Returns the process exit code. */
 export async function serve(opts: ServeOptions, log: Logger = createRootLogger()): Promise<number> {
+  // At start nothing is served yet, so the first config is parsed on this thread (no worker start-up to wait for).
   const first = await loadConfigFile(opts.configPath);
   if (!first.ok) {
     log.error({ config: opts.configPath, problems: first.problems }, "config rejected");
@@ -69,11 +71,15 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
         }),
   });
   await switches.configure(first.config);
+  // State writes coalesced (at most one per 15 s); the last one is flushed on SIGTERM.
+  const writer = new LearnedWriter({ stateDir: () => app!.config.paths.state, log: log.child({ component: "state" }), metrics });
   app = await openAppliance(first.config, {
     sysroot: opts.sysroot,
     log,
     metrics,
     switches,
+    learnedWriter: writer,
+    recoverState: !opts.dryRun,
     powerCycle: (port) => switches.power(port, "cycle"),
   });
 
@@ -113,8 +119,10 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   log.info({ listen: opts.listen, config: opts.configPath, sysroot: opts.sysroot }, "appliance started");
 
   const reloads = metrics.counter("pirack_config_reloads_total", "Config reloads by result");
-  const reload = async (why: string) => {
-    const r = await loadConfigFile(opts.configPath);
+  // Reloads run one at a time (watch and SIGHUP may coincide), parsed in a worker so DHCP and TFTP never wait.
+  let reloading: Promise<void> = Promise.resolve();
+  const reloadNow = async (why: string) => {
+    const r = await loadConfigFileOffThread(opts.configPath);
     if (!r.ok) {
       reloads.inc({ result: "rejected" });
       log.error({ config: opts.configPath, problems: r.problems, trigger: why }, "config rejected; keeping the last good config");
@@ -124,13 +132,14 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     log.info({ config: opts.configPath, trigger: why }, "config loaded");
     // A changed `switch:` section replaces the switch object whole (driver and monitor) before the new plan runs.
     await switches.configure(r.config);
-    await app.setConfig(r.config);
+    void app.setConfig(r.config);
   };
-  const watcher: FSWatcher = watch(opts.configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
-  watcher.on("all", (event) => {
-    if (event === "change" || event === "add") void reload(`file ${event}`);
-  });
-  watcher.on("error", (err) => log.warn({ err }, "config watch failed"));
+  const reload = (why: string): Promise<void> => {
+    reloading = reloading.then(() => reloadNow(why)).catch((err: unknown) => log.error({ err, trigger: why }, "config reload failed"));
+    return reloading;
+  };
+  const watcher = new ConfigWatcher({ path: opts.configPath, log, onChange: (why) => reload(why) });
+  await watcher.start();
 
   void app.reconciler.request("startup");
   const timer = setInterval(() => void app.reconciler.request("timer"), opts.periodicPassMs ?? 60_000);
@@ -141,6 +150,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
       clearInterval(timer);
       await watcher.close();
       await boot.stop();
+      await writer.flush();
       await switches.close();
       await new Promise<void>((r) => api.close(() => r()));
       api.closeAllConnections();

@@ -13,8 +13,8 @@ import { withPassLock } from "../lib/pass-lock.ts";
 import { systemClock } from "../lib/clock.ts";
 import { Appliance, type ApplianceDeps } from "./appliance.ts";
 import type { Config } from "./config.ts";
-import { learnedFile, loadLearned, saveLearned } from "./learned-store.ts";
-import type { LearnedPi, RackPlan } from "./plan.ts";
+import { recoverLearned, saveLearned, type LearnedWriter } from "./learned-store.ts";
+import type { RackPlan } from "./plan.ts";
 import { desiredInterfaceFiles } from "./reconcile/fileserver-files.ts";
 import { localFileStore, ManagedFiles } from "./reconcile/managed-files.ts";
 import { bind, narrow, type BoundSubsystem } from "./reconcile/reconciler.ts";
@@ -39,6 +39,10 @@ export interface RackDeps {
   readonly only?: readonly SubsystemName[];
   /** The switch subsystem to use (a one-shot `switch apply` reads its `lastApply`); one is made when absent. */
   readonly switchState?: SwitchState;
+  /** Coalesces state-file writes (serve); each change is written at once when absent (one-shot commands). */
+  readonly learnedWriter?: LearnedWriter;
+  /** Write back recovered state and remove crash leftovers at open (default true; false for a dry run). */
+  readonly recoverState?: boolean;
 }
 
 const isReal = (sysroot: string) => resolve(sysroot) === "/";
@@ -98,20 +102,15 @@ export async function applianceDeps(
   current: () => Appliance,
 ): Promise<ApplianceDeps> {
   const stateDir = config.paths.state;
-  let learned: LearnedPi[] = [];
-  try {
-    learned = await loadLearned(stateDir);
-  } catch (err) {
-    // A damaged state file must not keep the rack from booting; what it held is relearned from DHCP.
-    deps.log.error({ err, file: learnedFile(stateDir) }, "learned pis not loaded");
-  }
+  // Lost or damaged state never un-exports a root: previous generation, then the roots on disk (learned-store.ts).
+  const { pis: learned } = await recoverLearned(config, deps.log.child({ component: "state" }), { write: deps.recoverState ?? true });
   return {
     log: deps.log,
     clock: systemClock,
     metrics: deps.metrics,
     learned,
     heldOff: await loadHeldOff(stateDir, deps.log),
-    persistLearned: (pis) => saveLearned(current().config.paths.state, pis),
+    persistLearned: (pis) => (deps.learnedWriter ? deps.learnedWriter.save(pis) : saveLearned(current().config.paths.state, pis)),
     persistHeldOff: (ports) => writeFileAtomic(heldOffFile(current().config.paths.state), `${JSON.stringify({ ports: [...ports].sort((a, b) => a - b) })}\n`, 0o600),
     passLock: (fn) => withPassLock(current().config.paths.state, fn, { onWait: (holder) => deps.log.info({ holder }, "waiting for another pirack process's pass") }),
     ...(deps.powerCycle ? { powerCycle: deps.powerCycle } : {}),

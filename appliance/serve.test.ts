@@ -44,7 +44,7 @@ function logReader(child: ResultPromise) {
   });
   return {
     lines,
-    waitFor(match: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    waitFor(match: (l: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
       const found = lines.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
@@ -120,14 +120,14 @@ describe("pirack serve", () => {
     const result = await child;
     expect(result.exitCode).toBe(0);
     expect(log.lines.some((l) => l.msg === "stopped")).toBe(true);
-  });
+  }, 180_000); // a whole daemon start on a loaded machine
 
   it("status says plainly when no appliance answers", async () => {
     dir = await mkdtemp(join(tmpdir(), "pirack-serve-"));
     const r = await execa("node", [pirack, "status", "--api", `http://127.0.0.1:${await freePort()}`], { reject: false });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/no appliance answers at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
-  });
+  }, 180_000); // a whole daemon start on a loaded machine
 
   it("refuses to start on a broken config, listing every problem", async () => {
     dir = await mkdtemp(join(tmpdir(), "pirack-serve-"));
@@ -137,5 +137,5 @@ describe("pirack serve", () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("foo: unknown key");
     expect(r.stderr).toContain("storage: is required");
-  });
+  }, 180_000); // a whole daemon start on a loaded machine
 });

@@ -9,8 +9,7 @@ import type { MetricsRegistry } from "../lib/metrics.ts";
 import type { Config } from "./config.ts";
 import { OperationError } from "../lib/errors.ts";
 import { switchConfigOf } from "./reconcile/switch-state.ts";
-import { createSwitchDriver, SwitchMonitor, type SwitchDriver } from "../switch/index.ts";
-import type { PowerAction, PowerStep, SwitchEvent } from "../switch/types.ts";
+import { createSwitchDriver, SwitchMonitor, type PowerAction, type PowerStep, type SwitchDriver, type SwitchEvent } from "../switch/index.ts";
 
 /** What the owner tells the appliance about the switch it holds. */
 export interface SwitchWatch {

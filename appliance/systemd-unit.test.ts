@@ -44,6 +44,7 @@ describe("systemd/pirack.service", async () => {
 
   it("restarts on failure, reloads with SIGHUP and runs serve on the API address of DESIGN.md", () => {
     expect(setting("Restart")).toEqual(["on-failure"]);
+    expect(setting("RestartPreventExitStatus")).toEqual(["2"]); // a rejected config: no restart loop
     expect(setting("ExecReload")).toEqual(["/bin/kill -HUP $MAINPID"]);
     expect(setting("ExecStart")[0]).toMatch(/pirack\.mjs serve --config \/etc\/pirack\/rack\.yaml --listen 127\.0\.0\.1:8067$/);
     expect(setting("NoNewPrivileges")).toEqual(["yes"]);

@@ -221,7 +221,7 @@ export class RootStore {
     const log = this.deps.log;
     log.info({ port: spec.port, image, tmp, strategy: choice.strategy, reason: choice.reason }, "clone started");
     this.deps.onProgress?.({ phase: "clone", message: `cloning with ${choice.strategy}`, port: spec.port });
-    const started = Date.now();
+    const started = this.now().getTime();
     let strategy = choice.strategy;
     try {
       strategy = await this.cloneWithFallback(image, tmp, spec.port, [choice.strategy, ...choice.fallbacks]);
@@ -239,7 +239,7 @@ export class RootStore {
       await removeTree(tmp, this.deps.run).catch(() => undefined);
       throw err;
     }
-    const ms = Date.now() - started;
+    const ms = this.now().getTime() - started;
     log.info({ port: spec.port, strategy, ms }, "clone built");
     this.deps.metrics?.counter("pirack_root_clones_total", "Pi roots cloned from the golden image, by strategy").inc({ strategy });
     this.deps.metrics?.gauge("pirack_root_clone_seconds", "Seconds the last clone of each Pi's root took, customisation included").set(ms / 1000, { port: String(spec.port) });

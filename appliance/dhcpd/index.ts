@@ -8,5 +8,5 @@ export type { DhcpRequestEvent, DhcpReplyEvent, DhcpInterfaceEvent, DhcpServerEv
 export { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
 export { decodeDhcpPacket, encodeDhcpPacket, createDhcpPacket, type DhcpPacket, type DhcpOptionItem } from "./codec.ts";
 export { identifyPi, PXE_MENUS, type PiIdentity, type PiFamily, type PxeMenuVariant } from "./raspberry-pi.ts";
-export { parseMac, type MacAddress } from "./option-values.ts";
+export { messageTypeOf, parseMac, type MacAddress } from "./option-values.ts";
 export type { DhcpMessageTypeName } from "./constants.ts";

@@ -23,6 +23,8 @@ export class Binding {
   attempts = 0;
   nextAttemptAt = 0;
   opening = false;
+  /** The socket's kernel drop counter when last sampled (a new socket starts from its own zero). */
+  dropsSeen: number | undefined;
   /** MACs that identified as Pis here; their later requests without option 60/97 are still Pi requests. */
   readonly knownPiMacs = new Set<MacAddress>();
   private readonly pending = new Set<unknown>();
@@ -63,6 +65,7 @@ export class Binding {
     this.socket?.close();
     this.socket = undefined;
     this.ifindex = undefined;
+    this.dropsSeen = undefined;
     this.neighbour = undefined;
     for (const handle of this.pending) this.clock.clearTimeout(handle);
     this.pending.clear();
@@ -77,7 +80,9 @@ export interface InterfaceBindingsDeps {
   readonly port: number;
   readonly checkMs: number;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
-  readonly onDatagram: (binding: Binding, bytes: Buffer) => void;
+  readonly onDatagram: (binding: Binding, bytes: Buffer, source: string | undefined) => void;
+  /** Runs after every periodic interface check (the server samples kernel drop counters then). */
+  readonly onCheck?: () => void;
   readonly onState: (binding: Binding, state: "open" | "waiting" | "closed", reason?: string) => void;
 }
 
@@ -118,6 +123,11 @@ export class InterfaceBindings {
     this.scheduleCheck();
   }
 
+  /** Every binding, open or not. */
+  all(): IterableIterator<Binding> {
+    return this.bindings.values();
+  }
+
   /** Number of interfaces with an open socket. */
   openCount(): number {
     let n = 0;
@@ -142,6 +152,7 @@ export class InterfaceBindings {
     this.timer = this.deps.clock.setTimeout(() => {
       this.timer = undefined;
       this.check();
+      this.deps.onCheck?.();
       this.scheduleCheck();
     }, this.deps.checkMs);
   }
@@ -174,10 +185,11 @@ export class InterfaceBindings {
         return;
       }
       binding.socket = socket;
+      binding.dropsSeen = 0; // the kernel counts a new socket's drops from zero
       binding.ifindex = before;
       binding.attempts = 0;
-      socket.onMessage((bytes) => {
-        if (binding.socket === socket) this.deps.onDatagram(binding, bytes);
+      socket.onMessage((bytes, source) => {
+        if (binding.socket === socket) this.deps.onDatagram(binding, bytes, source);
       });
       socket.onError((err) => {
         log.warn({ iface: name, err }, "socket error, reopening");

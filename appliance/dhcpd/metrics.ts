@@ -17,6 +17,10 @@ export interface DhcpMetrics {
   /** Unexpected failures while handling a decoded request (bugs; the packet is dropped). */
   readonly errors: Counter;
   readonly interfacesOpen: Gauge;
+  /** Requests whose IP source is outside the arrival interface's subnet (no identity event, at most a NAK), by `iface`. */
+  readonly wrongSource: Counter;
+  /** Datagrams the kernel dropped before the server read them (full receive buffer), by `iface`. */
+  readonly receiveBufferDrops: Counter;
 }
 
 /** Registers (or reuses) the DHCP series on `registry`. */
@@ -30,5 +34,7 @@ export function createDhcpMetrics(registry: MetricsRegistry): DhcpMetrics {
     neighbourErrors: registry.counter("pirack_dhcp_neighbour_errors_total", "Unicast replies broadcast instead because the neighbour entry failed"),
     errors: registry.counter("pirack_dhcp_errors_total", "Unexpected failures while handling a DHCP request"),
     interfacesOpen: registry.gauge("pirack_dhcp_interfaces_open", "Interfaces with a listening DHCP socket"),
+    wrongSource: registry.counter("pirack_dhcp_wrong_source_total", "DHCP requests whose IP source is outside the arrival interface's subnet, by interface"),
+    receiveBufferDrops: registry.counter("pirack_dhcp_receive_buffer_drops_total", "Datagrams the kernel dropped on a DHCP socket (receive buffer full), by interface"),
   };
 }

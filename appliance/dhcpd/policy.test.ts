@@ -3,7 +3,7 @@ import { dhcpFixture, type DhcpFixtureName } from "../../test/support/dhcpd-fixt
 import { createDhcpPacket, decodeDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
 import { DhcpOption, DhcpMessageType } from "./constants.ts";
 import { ipv4Value, macBytes, macOfPacket, messageTypeOf, parseMac, textOption } from "./option-values.ts";
-import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
+import { decideDhcpReply, isSourceOnScope, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
 import { identifyPi, PXE_MENUS } from "./raspberry-pi.ts";
 
 const port1: DhcpScope = { port: 1, vlan: 10, interfaceName: "eth0.10", serverAddress: "10.46.189.1", clientAddress: "10.46.189.2", netmask: "255.255.255.252" };
@@ -122,5 +122,66 @@ describe("decisions", () => {
       expect(r.packet.serverAddress).toBe("10.46.189.1");
       expect(textOption(r.packet, DhcpOption.TftpServerName)).toBe("10.46.189.1");
     }
+  });
+});
+
+describe("reply size (issue 9: a 64 KB option 61 was echoed into a 64 KB OFFER)", () => {
+  const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+  const pxe: [number, Buffer] = [60, Buffer.from("PXEClient:Arch:00007:UNDI:003016")];
+
+  it.each([
+    ["no option 57: 576-byte datagrams", [], 548],
+    ["option 57 below the RFC minimum counts as 576", [[57, u16(300)]], 548],
+    ["option 57 = 1000", [[57, u16(1000)]], 972],
+    ["option 57 above one Ethernet frame is capped at 1500", [[57, u16(65535)]], 1472],
+  ] as [string, [number, Buffer][], number][])("%s", (_name, options, max) => {
+    for (const idBytes of [7, 400, 1200, 64_000]) {
+      const r = replyOf(decide(request({ type: DhcpMessageType.Discover, options: [...options, [61, Buffer.alloc(idBytes, 0xab)]] })));
+      const bytes = encodeDhcpPacket(r.packet).length;
+      expect(bytes, `${idBytes}-byte client id`).toBeLessThanOrEqual(max);
+      // Small echoes still go back (RFC 6842); oversized ones are dropped, never truncated.
+      const echoed = r.packet.options.get(DhcpOption.ClientIdentifier);
+      if (echoed) expect(echoed.length).toBe(idBytes);
+      if (idBytes === 7) expect(echoed?.length).toBe(7);
+      if (idBytes === 64_000) expect(echoed).toBeUndefined();
+    }
+  });
+
+  it("drops the client identifier before the machine id, and keeps every option of our own", () => {
+    // 61 alone too big for 548, 97 small: only 61 goes.
+    const r = replyOf(decide(request({ type: DhcpMessageType.Discover, options: [pxe, [97, Buffer.alloc(17)], [61, Buffer.alloc(500, 1)]] })));
+    expect(r.packet.options.has(DhcpOption.ClientIdentifier)).toBe(false);
+    expect(r.packet.options.get(DhcpOption.ClientMachineId)).toEqual(Buffer.alloc(17));
+    for (const code of [1, 3, 28, 51, 53, 54, 60, 66]) expect(r.packet.options.has(code), `option ${code}`).toBe(true);
+    // Both oversized: both go.
+    const both = replyOf(decide(request({ type: DhcpMessageType.Discover, options: [pxe, [97, Buffer.alloc(600, 2)], [61, Buffer.alloc(300, 1)]] })));
+    expect([both.packet.options.has(61), both.packet.options.has(97)]).toEqual([false, false]);
+    expect(encodeDhcpPacket(both.packet).length).toBeLessThanOrEqual(548);
+  });
+
+  it("bounds a NAK the same way", () => {
+    const r = replyOf(decide(request({ type: DhcpMessageType.Request, options: [[61, Buffer.alloc(10_000, 1)], [50, ipv4Value("10.46.189.9")]] })));
+    expect(r.messageType).toBe("NAK");
+    expect(encodeDhcpPacket(r.packet).length).toBeLessThanOrEqual(548);
+  });
+});
+
+describe("source address outside the arrival interface's subnet", () => {
+  const wrong = (packet: DhcpPacket) =>
+    decideDhcpReply({ request: packet, scope: port1, settings: resolveDhcpSettings(), identity: identifyPi({ mac: macOfPacket(packet), option97: undefined, transactionId: 1 }), knownPi: false, sourceOnScope: false });
+
+  it("isSourceOnScope: 0.0.0.0, the scope's /30 and relayed requests pass; other sources do not", () => {
+    const plain = request({ type: DhcpMessageType.Discover });
+    const relayed = request({ type: DhcpMessageType.Discover, giaddr: "10.0.0.1" });
+    expect(["0.0.0.0", "10.46.189.2", "10.46.189.1", "10.46.189.3", undefined].map((s) => isSourceOnScope(port1, s, plain))).toEqual([true, true, true, true, true]);
+    expect(["10.46.189.6", "10.46.189.4", "192.168.1.2", "junk"].map((s) => isSourceOnScope(port1, s, plain))).toEqual([false, false, false, false]);
+    expect(isSourceOnScope(port1, "10.0.0.1", relayed)).toBe(true);
+  });
+
+  it("gets no OFFER or ACK, only the NAK a moved Pi needs", () => {
+    expect(wrong(request({ type: DhcpMessageType.Discover }))).toEqual({ kind: "ignore", reason: "wrong-source" });
+    expect(wrong(request({ type: DhcpMessageType.Inform, ciaddr: "10.46.189.6" }))).toEqual({ kind: "ignore", reason: "wrong-source" });
+    expect(wrong(request({ type: DhcpMessageType.Request, options: [[50, ipv4Value("10.46.189.2")]] }))).toEqual({ kind: "ignore", reason: "wrong-source" });
+    expect(replyOf(wrong(request({ type: DhcpMessageType.Request, ciaddr: "10.46.189.6" }))).messageType).toBe("NAK");
   });
 });

@@ -3,7 +3,8 @@
  * One client address per scope, so there is no pool and no lease table: the answer depends only on
  * which interface the request came in on (RFC 2131 §4.3 rules applied to a pool of one).
  */
-import { createDhcpPacket, type DhcpPacket } from "./codec.ts";
+import { parseIpv4 } from "../../lib/net/ipv4.ts";
+import { createDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
 import { BootOp, DhcpOption, DhcpPort, type DhcpMessageTypeName, DhcpMessageType } from "./constants.ts";
 import {
   hasBroadcastFlag,
@@ -70,7 +71,8 @@ export type IgnoreReason =
   | "not-a-request" // op 2 or a server message type
   | "no-message-type" // plain BOOTP or junk option 53
   | "other-server" // REQUEST whose option 54 names another server (RFC 2131 §4.3.2)
-  | "non-pi-client"; // settings.nonPiClients = "ignore"
+  | "non-pi-client" // settings.nonPiClients = "ignore"
+  | "wrong-source"; // IP source outside the arrival interface's subnet (spoofed, or sent from another VLAN)
 
 /** The outcome of one request. */
 export type DhcpDecision =
@@ -85,6 +87,8 @@ export interface DhcpRequestContext {
   readonly settings: DhcpSettings;
   readonly identity: PiIdentity;
   readonly knownPi: boolean;
+  /** False when the IP source is outside the scope's subnet (`isSourceOnScope`): never an address, at most a NAK. */
+  readonly sourceOnScope?: boolean;
 }
 
 const ZERO = "0.0.0.0";
@@ -145,25 +149,62 @@ function withClientIdentifier(request: DhcpPacket, options: [number, Buffer][]):
   return clientId ? [...options, [DhcpOption.ClientIdentifier, clientId]] : options;
 }
 
-/** Builds a reply packet that echoes the request's xid, flags, giaddr and chaddr (RFC 2131 table 3). */
+// RFC 2131 §2: every client accepts 576-byte IP datagrams (a 548-byte DHCP message: 236-byte header + 312 of
+// options); option 57 (RFC 2132 §9.10) may raise that, never below 576. Replies leave one Ethernet frame (1500).
+const MIN_MAX_MESSAGE_BYTES = 576;
+const MAX_REPLY_DATAGRAM_BYTES = 1500;
+const IP_UDP_HEADER_BYTES = 28;
+/** Options copied from the request into a reply, dropped in this order (last echoed first) when the reply is too big. */
+const ECHOED_OPTIONS = [DhcpOption.ClientIdentifier, DhcpOption.ClientMachineId] as const;
+
+/**
+ * Largest DHCP message (UDP payload) the client said it accepts: option 57 less the IP and UDP headers, at
+ * least 548 (RFC 2131 §2) and at most what one Ethernet frame carries.
+ */
+export function maxReplyBytes(request: DhcpPacket): number {
+  const asked = request.options.get(DhcpOption.MaxMessageSize);
+  const datagram = asked?.length === 2 ? asked.readUInt16BE(0) : MIN_MAX_MESSAGE_BYTES;
+  return Math.min(Math.max(datagram, MIN_MAX_MESSAGE_BYTES), MAX_REPLY_DATAGRAM_BYTES) - IP_UDP_HEADER_BYTES;
+}
+
+/**
+ * Drops echoed options until the encoded reply fits `maxBytes` (issue 9: option 61 was echoed at any length,
+ * a 64 KB DISCOVER got a 64 KB OFFER). Our own options are a fixed ~150 bytes, so echoes are all that can grow.
+ */
+function fitOptions(options: [number, Buffer][], maxBytes: number, encodedSize: (options: [number, Buffer][]) => number): [number, Buffer][] {
+  let fitted = options;
+  for (const code of ECHOED_OPTIONS) {
+    if (encodedSize(fitted) <= maxBytes) break;
+    fitted = fitted.filter(([c]) => c !== code);
+  }
+  return fitted;
+}
+
+/** Builds a reply packet that echoes the request's xid, flags, giaddr and chaddr (RFC 2131 table 3), within the client's size limit. */
 function reply(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK" | "NAK", fields: { yourAddress: string; options: [number, Buffer][] }): DhcpDecision {
+  const build = (options: [number, Buffer][]) => buildReply(ctx, messageType, fields.yourAddress, options);
+  const options = fitOptions(fields.options, maxReplyBytes(ctx.request), (o) => encodeDhcpPacket(build(o)).length);
+  const packet = build(options);
+  const delayMs = messageType === "OFFER" && needsPi3OfferDelay(ctx.identity, ctx.request.transactionId) ? ctx.settings.pi3OfferDelayMs : 0;
+  return { kind: "reply", messageType, packet, destination: destinationFor(ctx, messageType, fields.yourAddress), delayMs };
+}
+
+function buildReply(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK" | "NAK", yourAddress: string, options: [number, Buffer][]): DhcpPacket {
   const { request, scope } = ctx;
-  const packet = createDhcpPacket({
+  return createDhcpPacket({
     op: BootOp.Reply,
     hardwareType: request.hardwareType,
     hardwareAddressLength: request.hardwareAddressLength,
     transactionId: request.transactionId,
     flags: request.flags,
     clientAddress: messageType === "NAK" ? ZERO : request.clientAddress,
-    yourAddress: fields.yourAddress,
+    yourAddress,
     // siaddr = next server = the TFTP server; the Pi 3 ROM uses option 54 instead (raspberrypi/firmware#801), both are .1.
     serverAddress: messageType === "NAK" ? ZERO : scope.serverAddress,
     gatewayAddress: request.gatewayAddress,
     clientHardwareAddress: request.clientHardwareAddress,
-    options: fields.options,
+    options,
   });
-  const delayMs = messageType === "OFFER" && needsPi3OfferDelay(ctx.identity, request.transactionId) ? ctx.settings.pi3OfferDelayMs : 0;
-  return { kind: "reply", messageType, packet, destination: destinationFor(ctx, messageType, fields.yourAddress), delayMs };
 }
 
 function nak(ctx: DhcpRequestContext, why: string): DhcpDecision {
@@ -190,6 +231,21 @@ function decideRequest(ctx: DhcpRequestContext): DhcpDecision {
   return reply(ctx, "ACK", { yourAddress: scope.clientAddress, options: replyOptions(ctx, "ACK", true) });
 }
 
+/**
+ * True when a request that arrived on `scope`'s interface may be taken as coming from a client there (issue 9: a
+ * Pi on one VLAN must not act for another). Its IP source is 0.0.0.0 (no address yet), inside the scope's subnet (a
+ * renewing Pi), or, with giaddr set, a relay agent (RFC 1542), which the relay's own subnet vouches for.
+ * `source` undefined: the adapter cannot tell, so the interface alone decides.
+ */
+export function isSourceOnScope(scope: DhcpScope, source: string | undefined, request: DhcpPacket): boolean {
+  if (source === undefined || source === ZERO || request.gatewayAddress !== ZERO) return true;
+  const address = parseIpv4(source);
+  const server = parseIpv4(scope.serverAddress);
+  const mask = parseIpv4(scope.netmask);
+  if (address === undefined || server === undefined || mask === undefined) return false;
+  return ((address & mask) >>> 0) === ((server & mask) >>> 0);
+}
+
 /** Decides how to answer one decoded request that arrived on `ctx.scope`'s interface. */
 export function decideDhcpReply(ctx: DhcpRequestContext): DhcpDecision {
   const { request, settings, identity } = ctx;
@@ -198,6 +254,12 @@ export function decideDhcpReply(ctx: DhcpRequestContext): DhcpDecision {
   if (type === undefined) return { kind: "ignore", reason: "no-message-type" };
   if (type === "OFFER" || type === "ACK" || type === "NAK") return { kind: "ignore", reason: "not-a-request" };
   if (type === "RELEASE" || type === "DECLINE") return { kind: "noted", messageType: type };
+  if (ctx.sourceOnScope === false) {
+    // A Pi moved from another port and renewing its old address still gets its NAK and restarts at once;
+    // nothing else, so a spoofer on another VLAN gets no offer or ACK in this port's name.
+    const decision = type === "REQUEST" ? decideRequest(ctx) : undefined;
+    return decision?.kind === "reply" && decision.messageType === "NAK" ? decision : { kind: "ignore", reason: "wrong-source" };
+  }
   if (!identity.isPi && !ctx.knownPi && settings.nonPiClients === "ignore") return { kind: "ignore", reason: "non-pi-client" };
   switch (type) {
     case "DISCOVER":

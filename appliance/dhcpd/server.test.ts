@@ -51,7 +51,10 @@ class FakeNetwork implements DhcpNetwork {
   readonly interfaces = new Map<string, number>();
   readonly sent: Sent[] = [];
   readonly neighbours: string[] = [];
-  readonly open = new Map<string, { handler?: (b: Buffer) => void; closed: boolean }>();
+  readonly open = new Map<string, { handler?: (b: Buffer, source?: string) => void; closed: boolean }>();
+  /** Kernel drop counters by inode (each socket's inode is its ifindex here). */
+  readonly drops = new Map<number, number>();
+  receiveDrops = () => this.drops;
   private nextIndex = 100;
   add(name: string): void {
     this.interfaces.set(name, this.nextIndex++);
@@ -59,9 +62,10 @@ class FakeNetwork implements DhcpNetwork {
   interfaceIndex = (name: string) => this.interfaces.get(name);
   async openSocket(name: string): Promise<DhcpSocket> {
     if (!this.interfaces.has(name)) throw new NotFoundError("DHCP_INTERFACE_MISSING", `interface ${name} does not exist`);
-    const state: { handler?: (b: Buffer) => void; closed: boolean } = { closed: false };
+    const state: { handler?: (b: Buffer, source?: string) => void; closed: boolean } = { closed: false };
     this.open.set(name, state);
     return {
+      inode: this.interfaces.get(name),
       onMessage: (h) => (state.handler = h),
       onError: () => undefined,
       send: async (bytes, port, address) => void this.sent.push({ iface: name, bytes, port, address }),
@@ -71,9 +75,9 @@ class FakeNetwork implements DhcpNetwork {
   async setNeighbour(iface: string, address: string, mac: MacAddress): Promise<void> {
     this.neighbours.push(`${iface} ${address} ${mac}`);
   }
-  deliver(name: string, bytes: Buffer): void {
+  deliver(name: string, bytes: Buffer, source?: string): void {
     const s = this.open.get(name);
-    if (s && !s.closed) s.handler?.(bytes);
+    if (s && !s.closed) s.handler?.(bytes, source);
   }
 }
 
@@ -82,12 +86,12 @@ const scopes: DhcpScope[] = [
   { port: 2, vlan: 11, interfaceName: "eth0.11", serverAddress: "10.46.189.5", clientAddress: "10.46.189.6", netmask: "255.255.255.252" },
 ];
 
-async function setup(settings: Partial<DhcpSettings> = { pi3OfferDelayMs: 0 }, ifaces = ["eth0.10", "eth0.11"]) {
+async function setup(settings: Partial<DhcpSettings> = { pi3OfferDelayMs: 0 }, ifaces = ["eth0.10", "eth0.11"], log = pino({ level: "silent" })) {
   const clock = new FakeClock();
   const network = new FakeNetwork();
   for (const i of ifaces) network.add(i);
   const metrics = new MetricsRegistry();
-  const server = new DhcpServer({ log: pino({ level: "silent" }), clock, metrics, network, scopes, settings, interfaceCheckMs: 1000, retry: { initialMs: 1000, maxMs: 8000 } });
+  const server = new DhcpServer({ log, clock, metrics, network, scopes, settings, interfaceCheckMs: 1000, retry: { initialMs: 1000, maxMs: 8000 } });
   const requests: DhcpRequestEvent[] = [];
   const replies: DhcpReplyEvent[] = [];
   const states: DhcpInterfaceEvent[] = [];
@@ -123,6 +127,59 @@ describe("DhcpServer", () => {
     expect(metrics.counter("pirack_dhcp_malformed_total", "").get()).toBe(3);
     expect(metrics.counter("pirack_dhcp_replies_total", "").get({ type: "ACK" })).toBe(1);
     expect(metrics.render()).toContain('pirack_dhcp_requests_total{type="REQUEST"} 1');
+    await server.stop();
+  });
+
+  it("logs a malformed packet as its error code, reason and a hex prefix, without a stack trace", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const { network, server } = await setup(undefined, undefined, log);
+    const junk = Buffer.concat([dhcpFixture("pi4-discover").subarray(0, 250), Buffer.alloc(60_000, 0x41)]);
+    network.deliver("eth0.10", junk.subarray(0, 250));
+    await flush();
+    const line = lines.find((l) => l.msg === "malformed packet dropped");
+    expect(line).toMatchObject({ iface: "eth0.10", code: expect.stringMatching(/^DHCP_/), bytes: 250, hex: junk.subarray(0, 32).toString("hex") });
+    expect(line).not.toHaveProperty("err");
+    expect(JSON.stringify(line).length).toBeLessThan(500);
+    await server.stop();
+  });
+
+  it("gives a request whose IP source is outside the arrival interface's subnet no identity event and no address", async () => {
+    const { network, metrics, server, requests } = await setup();
+    // Port 1's Pi address arriving on port 2's interface: spoofed, sent across VLANs, or a Pi moved to another port.
+    network.deliver("eth0.11", dhcpFixture("pi4-discover"), "10.46.189.9");
+    const renewing = encodeDhcpPacket(
+      createDhcpPacket({ op: 1, transactionId: 7, clientHardwareAddress: Buffer.from("dca6322ef8ed", "hex"), clientAddress: "10.46.189.2", options: [[53, Buffer.from([3])]] }),
+    );
+    network.deliver("eth0.11", renewing, "10.46.189.2");
+    await flush();
+    expect(requests).toEqual([]);
+    // The DISCOVER gets nothing; the renewing REQUEST its NAK, so a moved Pi restarts at once.
+    expect(network.sent.map((x) => [x.iface, messageTypeOf(decodeDhcpPacket(x.bytes))])).toEqual([["eth0.11", "NAK"]]);
+    expect(metrics.counter("pirack_dhcp_wrong_source_total", "").get({ iface: "eth0.11" })).toBe(2);
+    expect(metrics.counter("pirack_dhcp_ignored_total", "").get({ reason: "wrong-source" })).toBe(1);
+    network.sent.length = 0;
+    // No address yet (0.0.0.0) or the interface's own /30: served, and the event names the arrival port.
+    network.deliver("eth0.11", dhcpFixture("pi4-discover"), "0.0.0.0");
+    network.deliver("eth0.10", dhcpFixture("pi4-request"), "10.46.189.2");
+    await flush();
+    expect(requests.map((r) => [r.port, r.interfaceName, r.messageType])).toEqual([
+      [2, "eth0.11", "DISCOVER"],
+      [1, "eth0.10", "REQUEST"],
+    ]);
+    await server.stop();
+  });
+
+  it("counts the kernel's receive-buffer drops per interface from the socket's own counter", async () => {
+    const { clock, network, metrics, server } = await setup();
+    const drops = () => metrics.counter("pirack_dhcp_receive_buffer_drops_total", "");
+    network.drops.set(network.interfaces.get("eth0.10")!, 7);
+    await clock.advance(1000);
+    expect([drops().get({ iface: "eth0.10" }), drops().get({ iface: "eth0.11" })]).toEqual([7, 0]);
+    network.drops.set(network.interfaces.get("eth0.10")!, 10);
+    network.drops.set(network.interfaces.get("eth0.11")!, 1);
+    await clock.advance(1000);
+    expect([drops().get({ iface: "eth0.10" }), drops().get({ iface: "eth0.11" })]).toEqual([10, 1]);
     await server.stop();
   });
 

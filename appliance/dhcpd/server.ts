@@ -12,11 +12,14 @@ import { DhcpOption, DhcpPort } from "./constants.ts";
 import type { DhcpNetwork } from "./device-socket.ts";
 import { InterfaceBindings, type Binding, type DhcpClock } from "./interface-bindings.ts";
 import { ipv4Option, macOfPacket, messageTypeOf, textOption } from "./option-values.ts";
-import { decideDhcpReply, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
+import { decideDhcpReply, isSourceOnScope, resolveDhcpSettings, type DhcpDecision, type DhcpScope, type DhcpSettings } from "./policy.ts";
 import { identifyPi } from "./raspberry-pi.ts";
 import type { DhcpServerEvents } from "./events.ts";
 import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
 
+
+// Bytes of a malformed datagram shown (as hex) in its debug log line.
+const MALFORMED_HEX_BYTES = 32;
 
 /** Constructor dependencies of `DhcpServer`. */
 export interface DhcpServerDeps {
@@ -56,7 +59,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       port: deps.port ?? DhcpPort.Server,
       checkMs: deps.interfaceCheckMs ?? 2_000,
       retry: deps.retry ?? { initialMs: 500, maxMs: 30_000 },
-      onDatagram: (binding, bytes) => this.handleDatagram(binding, bytes),
+      onDatagram: (binding, bytes, source) => this.handleDatagram(binding, bytes, source),
+      onCheck: () => this.sampleReceiveDrops(),
       onState: (binding, state, reason) => {
         this.counters.interfacesOpen.set(this.bindings.openCount());
         const { port, vlan, interfaceName } = binding.scope;
@@ -96,26 +100,53 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     this.log.info("dhcp server stopped");
   }
 
+  /**
+   * Adds what the kernel dropped on each socket since the last sample to the per-interface counter. Node cannot
+   * read SO_RXQ_OVFL ancillary data, so the per-socket `drops` column of /proc/net/udp is the source.
+   */
+  sampleReceiveDrops(): void {
+    const drops = this.deps.network.receiveDrops?.();
+    if (!drops) return;
+    for (const binding of this.bindings.all()) {
+      const inode = binding.socket?.inode;
+      const now = inode === undefined ? undefined : drops.get(inode);
+      if (now === undefined) continue;
+      if (binding.dropsSeen !== undefined && now > binding.dropsSeen) {
+        this.counters.receiveBufferDrops.inc({ iface: binding.scope.interfaceName }, now - binding.dropsSeen);
+        this.log.warn({ iface: binding.scope.interfaceName, dropped: now - binding.dropsSeen }, "kernel dropped datagrams: receive buffer full");
+      }
+      binding.dropsSeen = now;
+    }
+  }
+
   /** Handles one datagram from an interface; never throws. */
-  private handleDatagram(binding: Binding, bytes: Buffer): void {
+  private handleDatagram(binding: Binding, bytes: Buffer, source: string | undefined): void {
     let request: DhcpPacket;
     try {
       request = decodeDhcpPacket(bytes);
     } catch (err) {
       this.counters.malformed.inc();
-      if (err instanceof DecodeError) this.log.debug({ iface: binding.scope.interfaceName, code: err.code, err, bytes: bytes.length }, "malformed packet dropped");
+      // The code, the reason and the first bytes say what was wrong; a stack trace per junk packet would not (issue 9).
+      const hex = bytes.subarray(0, MALFORMED_HEX_BYTES).toString("hex");
+      if (err instanceof DecodeError) this.log.debug({ iface: binding.scope.interfaceName, code: err.code, reason: err.message.slice(0, 160), bytes: bytes.length, hex }, "malformed packet dropped");
       else this.log.warn({ iface: binding.scope.interfaceName, err }, "packet decode failed unexpectedly");
       return;
     }
+    const sourceOnScope = isSourceOnScope(binding.scope, source, request);
+    if (!sourceOnScope) {
+      this.counters.wrongSource.inc({ iface: binding.scope.interfaceName });
+      this.log.debug({ iface: binding.scope.interfaceName, source, xid: request.transactionId }, "request from outside the interface's subnet: no identity event, at most a NAK");
+    }
     try {
-      this.handleRequest(binding, request);
+      this.handleRequest(binding, request, sourceOnScope);
     } catch (err) {
       this.counters.errors.inc();
       this.log.error({ iface: binding.scope.interfaceName, err }, "request handling failed");
     }
   }
 
-  private handleRequest(binding: Binding, request: DhcpPacket): void {
+  /** `sourceOnScope` false: spoofed or from another VLAN; it is no Pi sighting and gets no address (see `isSourceOnScope`). */
+  private handleRequest(binding: Binding, request: DhcpPacket, sourceOnScope: boolean): void {
     const { scope } = binding;
     const mac = macOfPacket(request);
     const messageType = messageTypeOf(request);
@@ -125,8 +156,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     if (log.isLevelEnabled("trace")) log.trace({ hex: encodeDhcpPacket(request).toString("hex") }, "packet received");
 
     const knownPi = mac !== undefined && binding.knownPiMacs.has(mac);
-    if (identity.isPi && mac) binding.rememberPi(mac);
-    if (messageType && request.op === 1) {
+    if (identity.isPi && mac && sourceOnScope) binding.rememberPi(mac);
+    if (messageType && request.op === 1 && sourceOnScope) {
       this.safeEmit("request", {
         port: scope.port,
         vlan: scope.vlan,
@@ -144,7 +175,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       });
     }
 
-    const decision = decideDhcpReply({ request, scope, settings: this.settings, identity, knownPi });
+    const decision = decideDhcpReply({ request, scope, settings: this.settings, identity, knownPi, sourceOnScope });
     this.carryOut(binding, decision, log);
   }
 

@@ -166,3 +166,68 @@ describe("exclusive work", () => {
     expect(order).toEqual(["pass 1 done", "exclusive start", "exclusive end", "pass 2 done"]);
   });
 });
+
+describe("actions carried out as one unit, and pending answered from what is known", () => {
+  const unit = (calls: string[][], fail?: string) => ({
+    name: "unit",
+    planFor: async () => ["a", "b"].map((s) => ({ kind: "k", subject: s, description: `do ${s}`, extra: { big: true } })),
+    apply: async () => {
+      throw new Error("applyAll expected");
+    },
+    applyAll: async (actions: readonly { subject: string }[]) => {
+      calls.push(actions.map((a) => a.subject));
+      if (fail) throw new Error(fail);
+      return actions.map((action) => ({ action: action as never }));
+    },
+  });
+
+  it("hands a pass's actions to applyAll once, and lists each in the report without extra fields", async () => {
+    const calls: string[][] = [];
+    const r = new Reconciler<number>({ log: silent, clock, state: () => 0, subsystems: [unit(calls)] });
+    const report = await r.request("t");
+    expect(calls).toEqual([["a", "b"]]);
+    expect(report.applied).toEqual([
+      { kind: "k", subject: "a", description: "do a", subsystem: "unit" },
+      { kind: "k", subject: "b", description: "do b", subsystem: "unit" },
+    ]);
+  });
+
+  it("fails every action of a unit whose write failed", async () => {
+    const r = new Reconciler<number>({ log: silent, clock, state: () => 0, subsystems: [unit([], "switch said no")] });
+    const report = await r.request("t");
+    expect(report.failed.map((f) => [f.subject, f.error])).toEqual([
+      ["a", "switch said no"],
+      ["b", "switch said no"],
+    ]);
+  });
+
+  it("answers pending at once for a skipped or slow subsystem", async () => {
+    const slow = { name: "switch", planFor: () => new Promise<never>(() => undefined), apply: async () => undefined };
+    const r = new Reconciler<number>({ log: silent, clock, state: () => 0, subsystems: [unit([]), slow] });
+    const late = await r.pending({ timeoutMs: 50 });
+    expect(late.actions.map((a) => a.subject)).toEqual(["a", "b"]);
+    expect(late.unknown).toEqual([{ subsystem: "switch", reason: "no answer within 50 ms" }]);
+    expect((await r.pending({ skip: (n) => n === "switch" })).unknown).toEqual([{ subsystem: "switch", reason: "unreachable" }]);
+  });
+
+  it("holds the lock around every pass", async () => {
+    const held: string[] = [];
+    const r = new Reconciler<number>({
+      log: silent,
+      clock,
+      state: () => 0,
+      subsystems: [unit([])],
+      lock: async (fn) => {
+        held.push("take");
+        try {
+          return await fn();
+        } finally {
+          held.push("give");
+        }
+      },
+    });
+    await r.request("one");
+    await r.exclusive(async () => held.push("rebuild"));
+    expect(held).toEqual(["take", "give", "take", "rebuild", "give"]);
+  });
+});

@@ -9,8 +9,7 @@ import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { OperationError } from "../../lib/errors.ts";
 import type { MetricsRegistry } from "../../lib/metrics.ts";
-import { createExportsBackend, type ExportAction, type ExportsApplyResult, type ExportsBackend, type ExportSpec, type ObservedExports } from "../nfs-exports/index.ts";
-import { describeExportAction } from "../nfs-exports/plan.ts";
+import { createExportsBackend, describeExportAction, type ExportAction, type ExportsApplyResult, type ExportsBackend, type ExportSpec, type ObservedExports } from "../nfs-exports/index.ts";
 import type { RackPlan } from "../plan.ts";
 import {
   createCommandRunner,

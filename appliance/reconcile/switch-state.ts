@@ -4,8 +4,7 @@
  * on`), and push the plan as planned in one queued, verified write.
  */
 import type { Config } from "../config.ts";
-import { describeChange, planSwitch, withoutUnmanagedPoe, type SwitchDriver, type SwitchPlan } from "../../switch/index.ts";
-import type { ApplyResult, DesiredSwitchState, SwitchChange, SwitchConfig } from "../../switch/types.ts";
+import { describeChange, planSwitch, withoutUnmanagedPoe, type ApplyResult, type DesiredSwitchState, type SwitchChange, type SwitchConfig, type SwitchDriver, type SwitchPlan } from "../../switch/index.ts";
 import type { Action, ActionOutcome, BoundSubsystem } from "./reconciler.ts";
 
 /** The driver's view of the config's `switch:` section; null for `driver: none`. */

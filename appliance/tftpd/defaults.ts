@@ -11,7 +11,10 @@ export const DEFAULT_TFTP_OPTIONS: Omit<TftpServerOptions, "firmwareRoot"> = {
   // Pis mis-handle early retransmits (raspberrypi/firmware#1631): keep at least 1 s.
   retransmitTimeoutMs: 1000,
   maxRetransmits: 5,
-  idleTimeoutMs: 15_000,
+  // The longest a transfer lives without progress, whatever the client negotiated. It covers the default
+  // retransmit schedule (1, 2, 4, 8, 8 s: retransmissions up to 23 s): with 15 s, 1 to 2 of the 10 curl
+  // transfers in tftpd-loss.test.ts (5% loss) were ended while curl was still waiting for its own timer.
+  idleTimeoutMs: 30_000,
   maxTransfers: 512,
   // A Pi runs a few transfers at once (parallel RRQs, firmware#1700); this bounds a misbehaving one.
   maxTransfersPerClient: 16,

@@ -15,4 +15,5 @@ export type {
   TransferFigures,
   TransferRef,
 } from "./types.ts";
+export { isOnInterface, type TftpInterface, type ListenerNetwork, type ListenerSocket } from "./listeners.ts";
 export { resolveRequestPath, isPrefixFolder, type GeneratedFile } from "./paths.ts";

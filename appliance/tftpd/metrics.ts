@@ -10,6 +10,7 @@ export class TftpMetrics {
   private readonly retransmits: Counter;
   private readonly droppedPackets: Counter;
   private readonly cacheReads: Counter;
+  private readonly kernelDropped: Counter;
   private readonly active: Gauge;
   private readonly cachedBytes: Gauge;
 
@@ -21,6 +22,7 @@ export class TftpMetrics {
     this.retransmits = registry.counter("pirack_tftp_retransmits_total", "TFTP packets sent again after a timeout");
     this.droppedPackets = registry.counter("pirack_tftp_dropped_packets_total", "Received TFTP packets dropped, by reason");
     this.cacheReads = registry.counter("pirack_tftp_cache_reads_total", "Firmware file reads by cache result (hit, miss)");
+    this.kernelDropped = registry.counter("pirack_tftp_receive_buffer_drops_total", "Requests the kernel dropped on a TFTP listening socket (receive buffer full), by interface");
     this.active = registry.gauge("pirack_tftp_active_transfers", "TFTP transfers in flight");
     this.cachedBytes = registry.gauge("pirack_tftp_cache_bytes", "Firmware bytes held in memory");
   }
@@ -38,6 +40,11 @@ export class TftpMetrics {
   /** A packet was dropped without changing any transfer. */
   dropped(reason: string): void {
     this.droppedPackets.inc({ reason });
+  }
+
+  /** The kernel dropped `count` datagrams on the listener of `iface` ("all" for a single listener on every interface). */
+  kernelDrops(iface: string, count: number): void {
+    this.kernelDropped.inc({ iface }, count);
   }
 
   /** A firmware file was served from memory (hit) or read from disk (miss). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { negotiateOptions, type OptionLimits } from "./options.ts";
 
-const limits: OptionLimits = { maxBlockSize: 1468, maxWindowSize: 16, defaultTimeoutMs: 1000 };
+const limits: OptionLimits = { maxBlockSize: 1468, maxWindowSize: 16, defaultTimeoutMs: 1000, idleTimeoutMs: 15_000 };
 
 describe("negotiateOptions", () => {
   const cases: Record<string, { asked: [string, string][]; blockSize: number; windowSize: number; timeoutMs: number; oack: [string, string][] }> = {
@@ -19,6 +19,9 @@ describe("negotiateOptions", () => {
     "non-numeric blksize is ignored": { asked: [["blksize", "-1"]], blockSize: 512, windowSize: 1, timeoutMs: 1000, oack: [] },
     "timeout echoed and used": { asked: [["timeout", "3"]], blockSize: 512, windowSize: 1, timeoutMs: 3000, oack: [["timeout", "3"]] },
     "timeout 0 is ignored": { asked: [["timeout", "0"]], blockSize: 512, windowSize: 1, timeoutMs: 1000, oack: [] },
+"timeout 14 (below the 15 s idle limit) is used": { asked: [["timeout", "14"]], blockSize: 512, windowSize: 1, timeoutMs: 14_000, oack: [["timeout", "14"]] },
+    "timeout 15 (not below the idle limit: no retransmission could happen) is ignored": { asked: [["timeout", "15"]], blockSize: 512, windowSize: 1, timeoutMs: 1000, oack: [] },
+    "timeout 255 is ignored": { asked: [["timeout", "255"]], blockSize: 512, windowSize: 1, timeoutMs: 1000, oack: [] },
     "timeout 256 is ignored": { asked: [["timeout", "256"]], blockSize: 512, windowSize: 1, timeoutMs: 1000, oack: [] },
     "windowsize clamped": { asked: [["windowsize", "64"]], blockSize: 512, windowSize: 16, timeoutMs: 1000, oack: [["windowsize", "16"]] },
     "unknown options are not answered": { asked: [["multicast", ""], ["foo", "1"]], blockSize: 512, windowSize: 1, timeoutMs: 1000, oack: [] },

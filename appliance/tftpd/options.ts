@@ -11,6 +11,11 @@ export interface OptionLimits {
   readonly maxWindowSize: number;
   /** Retransmit timeout used when the client does not ask for one. */
   readonly defaultTimeoutMs: number;
+  /**
+   * The server's idle limit: a transfer without progress ends after this long whatever was negotiated,
+   * so a `timeout` this long or longer could never produce a retransmission and is left out of the OACK.
+   */
+  readonly idleTimeoutMs: number;
 }
 
 /** What a transfer runs with after negotiation; `oack` is empty when no option was accepted. */
@@ -76,6 +81,10 @@ export function negotiateOptions(
         // RFC 2349 §3: 1..255 seconds; the server must echo the exact value or leave it out.
         if (n === null || n < 1 || n > 255) {
           ignored.push({ name, value, reason: "expected 1..255 seconds" });
+          break;
+        }
+        if (n * 1000 >= limits.idleTimeoutMs) {
+          ignored.push({ name, value, reason: `expected less than the idle limit of ${limits.idleTimeoutMs / 1000} s` });
           break;
         }
         timeoutMs = n * 1000;

@@ -81,15 +81,47 @@ describe("TftpServer timeouts on loopback", () => {
   });
 
   it("ends a transfer whose OACK is never acknowledged after the idle timeout", async () => {
-    // The idle limit is at least the whole retransmit schedule plus one timeout: 1 + 2 + 4 + 1 s with two retransmits.
     const s = await setup({ idleTimeoutMs: 4000, maxRetransmits: 2 });
     const c = await s.client();
     await s.rrq(c, "start4.elf", [["tsize", "0"]]);
     await c.next();
-    s.clock.advance(7900);
+    s.clock.advance(3900);
     expect(s.events.some((e) => e.kind === "timeout")).toBe(false);
     s.clock.advance(100);
     expect(await s.waitEvent((e) => e.kind === "timeout")).toMatchObject({ reason: "idle", retransmits: 0 });
     expect(c.pending).toBe(0);
+  });
+
+  it("bounds a transfer by the idle limit, never by the retransmit schedule (5 retransmits at 1 s take 31 s)", async () => {
+    const s = await setup({ idleTimeoutMs: 15_000, maxRetransmits: 5 });
+    const c = await s.client();
+    await s.rrq(c, "start4.elf");
+    await c.next();
+    for (let t = 0; t < 14_900; t += 100) s.clock.advance(100);
+    expect(s.events.some((e) => e.kind === "timeout")).toBe(false);
+    s.clock.advance(100);
+    expect(await s.waitEvent((e) => e.kind === "timeout")).toMatchObject({ reason: "idle", durationMs: 15_000 });
+    expect(s.server.activeTransfers).toBe(0);
+  });
+
+  it("a client's timeout option never extends the idle limit: 255 is left out of the OACK, 10 retransmits every 10 s", async () => {
+    const s = await setup({ idleTimeoutMs: 15_000 });
+    const long = await s.client();
+    await s.rrq(long, "start4.elf", [["timeout", "255"], ["tsize", "0"]]);
+    expect((await long.next()).packet).toEqual({ kind: "oack", options: [["tsize", "3000"]] });
+    const ten = await s.client();
+    await s.rrq(ten, "start4.elf", [["timeout", "10"]]);
+    const oack = await ten.next();
+    expect(oack.packet).toEqual({ kind: "oack", options: [["timeout", "10"]] });
+    await ten.send(encodeAck(0), oack.from.port);
+    await ten.next();
+    s.clock.advance(10_000);
+    expect((await ten.next()).packet).toMatchObject({ kind: "data", block: 1 });
+    s.clock.advance(4_999);
+    expect(s.events.filter((e) => e.kind === "timeout")).toHaveLength(0);
+    s.clock.advance(1);
+    // Both end at the server's 15 s: the one that never answered its OACK, and the one ACKed at t=0.
+    await s.waitEvent((e) => e.kind === "timeout" && e.client.port === long.port);
+    expect(await s.waitEvent((e) => e.kind === "timeout" && e.client.port === ten.port)).toMatchObject({ reason: "idle", retransmits: 1 });
   });
 });

@@ -161,6 +161,27 @@ describe("TftpServer on loopback", () => {
     expect((await cs[2]!.next()).packet).toMatchObject({ kind: "error", code: 0, message: "too many transfers from this client" });
   });
 
+  it("at the per-client limit, replaces the client's longest-stalled transfer but never a live one", async () => {
+    const s = await setup({ maxTransfersPerClient: 2, idleTimeoutMs: 60_000 });
+    const cs = await Promise.all([1, 2, 3, 4].map(() => s.client()));
+    await s.rrq(cs[0]!, "start4.elf");
+    await cs[0]!.next();
+    s.clock.advance(500);
+    await s.rrq(cs[1]!, "start4.elf");
+    const first1 = await cs[1]!.next();
+    s.clock.advance(1000);
+    // cs[1] acknowledges block 1 just now: it is live; cs[0] has made no progress for 1.5 s.
+    await cs[1]!.send(encodeAck(1), first1.from.port);
+    await cs[1]!.next();
+    await s.rrq(cs[2]!, "start4.elf");
+    expect((await cs[2]!.next()).packet).toMatchObject({ kind: "data", block: 1 });
+    expect(await s.waitEvent((e) => e.kind === "abort")).toMatchObject({ client: { port: cs[0]!.port }, reason: "replaced" });
+    // Now cs[1] and cs[2] both progressed or started less than a retransmit timeout ago: a fourth request is refused.
+    await s.rrq(cs[3]!, "start4.elf");
+    expect((await cs[3]!.next()).packet).toMatchObject({ kind: "error", code: 0, message: "too many transfers from this client" });
+    expect(s.server.activeTransfers).toBe(2);
+  });
+
   it("converts netascii", async () => {
     const s = await setup();
     const c = await s.client();
@@ -190,6 +211,19 @@ describe("TftpServer on loopback", () => {
     await s.rrq(c, "start4.elf");
     // The first reply is the DATA for the valid RRQ: none of the junk was answered.
     expect((await c.next()).packet).toMatchObject({ kind: "data", block: 1 });
+  });
+
+  it("logs a malformed packet as its error code, reason and a hex prefix, without a stack trace", async () => {
+    const s = await setup();
+    const c = await s.client();
+    const junk = Buffer.concat([Buffer.from("0001", "hex"), Buffer.alloc(1000, 0x41)]);
+    await c.send(junk, s.port);
+    await s.rrq(c, "start4.elf");
+    await c.next();
+    const line = s.lines.find((l) => l.msg === "malformed packet dropped");
+    expect(line).toMatchObject({ code: "TFTP_MALFORMED", bytes: 1002, hex: junk.subarray(0, 32).toString("hex") });
+    expect(line).not.toHaveProperty("err");
+    expect(JSON.stringify(line).length).toBeLessThan(500);
   });
 
   it("stop() aborts transfers in flight", async () => {

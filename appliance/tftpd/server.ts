@@ -12,11 +12,19 @@ import { TftpMetrics } from "./metrics.ts";
 import { negotiateOptions, type OptionLimits } from "./options.ts";
 import { toNetascii } from "./netascii.ts";
 import { isRefused, resolveRequestPath, type ResolvedPath } from "./paths.ts";
-import { Transfer, type TransferEnd, type TransferHandle, type TransferHooks, type TransferParams } from "./transfer.ts";
+import { Transfer, type TransferEnd, type TransferHooks, type TransferParams } from "./transfer.ts";
 import { TransferPool } from "./transfer-pool.ts";
+import { SlotTable, type Slot } from "./slots.ts";
+import { isOnInterface, linuxListenerNetwork, TftpListeners, type TftpInterface } from "./listeners.ts";
 import { DEFAULT_TFTP_OPTIONS } from "./defaults.ts";
 import { systemClock } from "../../lib/clock.ts";
 import type { TftpClock, PiBootView, TftpEvent, TftpServerDeps, TftpServerEvents, TftpServerOptions, TransferFigures, TransferRef } from "./types.ts";
+
+// Bytes of a malformed packet shown (as hex) in its debug log line.
+const MALFORMED_HEX_BYTES = 32;
+
+// How often listeners are checked (missing or recreated interfaces) and kernel drop counters sampled.
+const LISTENER_CHECK_MS = 2000;
 
 // Sweep period for retransmits and idle checks; timeouts are whole seconds, so 100 ms is fine-grained enough.
 const SWEEP_MS = 100;
@@ -32,12 +40,6 @@ export { DEFAULT_TFTP_OPTIONS };
 const literalLookup = (address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void =>
   callback(null, address, 4);
 
-interface Slot {
-  ref: TransferRef;
-  transfer: TransferHandle | null;
-  closed: boolean;
-}
-
 /** Read-only TFTP server for Pi netboot; `on("transfer", e => …)` receives every per-transfer event. */
 export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly options: TftpServerOptions;
@@ -46,9 +48,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly metrics: TftpMetrics;
   private readonly store: FirmwareStore;
   private readonly createSocket: () => Socket;
-  private readonly slots = new Map<string, Slot>();
-  private readonly perClient = new Map<string, number>();
-  private listener: Socket | null = null;
+  private readonly slots: SlotTable;
+  private sockets: TftpListeners | null = null;
+  private interfaces: readonly TftpInterface[] | null;
+  private lastCheckAt = -Infinity;
   private pool: TransferPool | null = null;
   private stopSweep: (() => void) | null = null;
   private nextId = 1;
@@ -65,12 +68,22 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.metrics = new TftpMetrics(deps.metrics);
     this.store = new FirmwareStore({ root: this.options.firmwareRoot, cacheBytes: this.options.cacheBytes });
     this.createSocket = deps.createSocket ?? (() => createSocket({ type: "udp4", lookup: literalLookup }));
+    this.interfaces = deps.interfaces ?? null;
+    this.slots = new SlotTable((active) => this.metrics.setActive(active));
   }
 
   /** Bound address and port of the listening socket (useful with port 0). */
   address(): { address: string; port: number } {
-    if (!this.listener) throw new PirackError("TFTP_NOT_STARTED", "expected a started server, it is stopped");
-    return this.listener.address();
+    const bound = this.sockets?.address();
+    if (!bound) throw new PirackError("TFTP_NOT_STARTED", "expected a started server with an open listening socket");
+    return bound;
+  }
+
+  /** Replaces the storage interfaces listened on (only for a server started with `deps.interfaces`). */
+  async updateInterfaces(interfaces: readonly TftpInterface[]): Promise<void> {
+    if (this.interfaces === null) return;
+    this.interfaces = interfaces;
+    await this.sockets?.update(interfaces);
   }
 
   /** Number of transfers in flight. */
@@ -78,38 +91,41 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     return this.slots.size;
   }
 
-  /** Binds the listening socket; rejects with TFTP_BIND_FAILED (e.g. port in use, no privilege for 69). */
+  /**
+   * Binds the listening socket, or one per storage interface (`deps.interfaces`); rejects with TFTP_BIND_FAILED
+   * (e.g. port in use, no privilege for 69). A missing interface is retried in the background.
+   */
   async start(): Promise<void> {
-    if (this.listener) return;
-    const socket = this.createSocket();
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) =>
-        reject(new PirackError("TFTP_BIND_FAILED", `expected to bind ${this.options.address}:${this.options.port}, got ${err.message}`, { cause: err }));
-      socket.once("error", onError);
-      socket.bind(this.options.port, this.options.address, () => {
-        socket.off("error", onError);
-        resolve();
-      });
+    if (this.sockets) return;
+    const listeners = new TftpListeners({
+      log: this.log,
+      address: this.options.address,
+      port: this.options.port,
+      createSocket: this.createSocket,
+      network: this.deps.listenerNetwork ?? linuxListenerNetwork(this.createSocket),
+      now: () => this.clock.now(),
+      onMessage: (msg, rinfo, iface) => void this.onRequest(msg, rinfo, iface),
+      onKernelDrops: (iface, count) => this.metrics.kernelDrops(iface, count),
     });
-    socket.on("error", (err) => this.log.warn({ err }, "listening socket error"));
-    socket.on("message", (msg, rinfo) => void this.onRequest(msg, rinfo));
-    this.listener = socket;
+    await listeners.start(this.interfaces);
+    this.sockets = listeners;
     if (this.options.workers > 0) this.pool = new TransferPool(this.options.workers, this.log);
     this.stopSweep = this.clock.every(SWEEP_MS, () => this.sweep());
-    this.log.info({ address: this.options.address, port: socket.address().port, root: this.options.firmwareRoot }, "tftp server listening");
+    const on = this.interfaces?.map((i) => i.interfaceName) ?? "all interfaces";
+    this.log.info({ address: this.options.address, port: this.options.port, interfaces: on, root: this.options.firmwareRoot }, "tftp server listening");
   }
 
   /** Closes the listening socket and ends every transfer (reported as abort "server-stop"). */
   async stop(): Promise<void> {
     this.stopSweep?.();
     this.stopSweep = null;
-    const listener = this.listener;
-    this.listener = null;
-    for (const slot of [...this.slots.values()]) {
+    const listeners = this.sockets;
+    this.sockets = null;
+    for (const slot of this.slots.all()) {
       if (slot.transfer) slot.transfer.abort("server-stop");
-      else this.release(slot);
+      else this.slots.release(slot);
     }
-    if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
+    await listeners?.close();
     if (this.pool) {
       await this.pool.drain(2000);
       await this.pool.terminate();
@@ -122,17 +138,30 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private sweep(): void {
     const now = this.clock.now();
     // Transfers in workers have their own sweep there.
-    for (const slot of this.slots.values()) if (slot.transfer instanceof Transfer) slot.transfer.tick(now);
+    for (const slot of this.slots.all()) if (slot.transfer instanceof Transfer) slot.transfer.tick(now);
     this.metrics.setCacheBytes(this.store.bytesCached);
+    if (now - this.lastCheckAt >= LISTENER_CHECK_MS) {
+      this.lastCheckAt = now;
+      this.sockets?.check();
+    }
   }
 
-  private async onRequest(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
+  private async onRequest(msg: Buffer, rinfo: RemoteInfo, iface: TftpInterface | null): Promise<void> {
+    if (iface && !isOnInterface(iface, rinfo.address)) {
+      // Spoofed, or sent across VLANs: a Pi is known by its address only on its own interface (issue 9).
+      this.metrics.dropped("wrong_interface");
+      this.log.debug({ iface: iface.interfaceName, client: rinfo.address, clientPort: rinfo.port }, "request from outside the interface's subnet dropped");
+      return;
+    }
     let packet;
     try {
       packet = decodePacket(msg);
     } catch (err) {
       this.metrics.dropped("malformed");
-      this.log.debug({ err, client: rinfo.address, clientPort: rinfo.port }, "malformed packet dropped");
+      // The code, the reason and the first bytes say what was wrong; a stack trace per junk packet would not (issue 9).
+      const { code, message } = err instanceof PirackError ? err : { code: "TFTP_DECODE_FAILED", message: String(err) };
+      const hex = msg.subarray(0, MALFORMED_HEX_BYTES).toString("hex");
+      this.log.debug({ code, reason: message.slice(0, 160), client: rinfo.address, clientPort: rinfo.port, bytes: msg.length, hex }, "malformed packet dropped");
       return;
     }
     if (packet.kind !== "rrq" && packet.kind !== "wrq") {
@@ -176,16 +205,16 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       return this.refuse(ref, TftpErrorCode.AccessViolation, "bad_path", "access violation");
     }
     if (this.slots.size >= this.options.maxTransfers) return this.refuse(ref, TftpErrorCode.NotDefined, "busy", "server busy, retry later");
-    if ((this.perClient.get(rinfo.address) ?? 0) >= this.options.maxTransfersPerClient) {
+    if (this.slots.countFor(rinfo.address) >= this.options.maxTransfersPerClient && !this.replaceStalled(rinfo.address)) {
       return this.refuse(ref, TftpErrorCode.NotDefined, "client_busy", "too many transfers from this client");
     }
     // Hold the slot while the view and file load, so a storm cannot overshoot the limits.
     const slot: Slot = { ref, transfer: null, closed: false };
-    this.hold(key, slot);
+    this.slots.hold(key, slot);
     try {
       await this.serve(slot, req, path, rinfo);
     } catch (err) {
-      this.release(slot);
+      this.slots.release(slot);
       throw err;
     }
   }
@@ -197,7 +226,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.emitEvent({ ...ref, kind: "request", mode: req.mode, options: req.options, generated: path.generated !== null });
     this.log.debug({ id: ref.id, client: rinfo.address, piPort: ref.piPort, path: req.filename, options: req.options }, "read request");
     if (!view && this.options.unknownClients === "deny") {
-      this.release(slot);
+      this.slots.release(slot);
       this.log.info({ client: rinfo.address, path: req.filename }, "request from unknown client refused");
       return this.refuse(ref, TftpErrorCode.AccessViolation, "unknown_client", "unknown client");
     }
@@ -205,7 +234,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     try {
       data = await this.content(path.relativePath, path.generated, view, req.mode === "netascii");
     } catch (err) {
-      this.release(slot);
+      this.slots.release(slot);
       if (err instanceof NotFoundError) return this.refuse(ref, TftpErrorCode.FileNotFound, "not_found", "file not found");
       this.log.warn({ err, id: ref.id, path: req.filename }, "file refused");
       return this.refuse(ref, TftpErrorCode.AccessViolation, "unreadable", "access violation");
@@ -251,11 +280,23 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     slot.transfer = new Transfer(socket, params, hooks);
   }
 
+  /** A client at its limit asks again: frees its most stalled transfer (see `SlotTable.mostStalled`); true if one was freed. */
+  private replaceStalled(address: string): boolean {
+    const slot = this.slots.mostStalled(address, this.clock.now(), this.options.retransmitTimeoutMs);
+    if (!slot) return false;
+    this.log.debug({ id: slot.ref.id, client: address, path: slot.ref.path }, "stalled transfer replaced by a new request");
+    // Released here, not when the abort is reported (a worker reports asynchronously), so the new request fits.
+    slot.transfer!.abort("replaced");
+    this.slots.release(slot);
+    return true;
+  }
+
   private optionLimits(): OptionLimits {
     return {
       maxBlockSize: this.options.maxBlockSize,
       maxWindowSize: this.options.maxWindowSize,
       defaultTimeoutMs: this.options.retransmitTimeoutMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
     };
   }
 
@@ -284,7 +325,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   private onEnd(slot: Slot, end: TransferEnd, figures: TransferFigures): void {
-    this.release(slot);
+    this.slots.release(slot);
     this.metrics.ended(end.kind, figures);
     const ref = slot.ref;
     if (end.kind === "complete") {
@@ -299,27 +340,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
   }
 
-  private hold(key: string, slot: Slot): void {
-    this.slots.set(key, slot);
-    this.perClient.set(slot.ref.client.address, (this.perClient.get(slot.ref.client.address) ?? 0) + 1);
-    this.metrics.setActive(this.slots.size);
-  }
-
-  private release(slot: Slot): void {
-    if (slot.closed) return;
-    slot.closed = true;
-    const key = `${slot.ref.client.address}:${slot.ref.client.port}`;
-    if (this.slots.get(key) === slot) this.slots.delete(key);
-    const n = (this.perClient.get(slot.ref.client.address) ?? 1) - 1;
-    if (n <= 0) this.perClient.delete(slot.ref.client.address);
-    else this.perClient.set(slot.ref.client.address, n);
-    this.metrics.setActive(this.slots.size);
-  }
-
   private refuse(ref: TransferRef, code: number, reason: string, message: string): void {
     this.metrics.refused(reason);
     this.emitEvent({ ...ref, kind: "refused", code, reason });
-    if (!this.listener) return;
+    if (!this.sockets) return;
     // The ERROR comes from a fresh port, as the first packet of a transfer would (RFC 1350 §4):
     // clients that lock onto the server's TID from the first reply then see a consistent peer.
     this.bindTransferSocket()

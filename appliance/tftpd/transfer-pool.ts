@@ -27,12 +27,16 @@ export type FromWorker =
 class RemoteTransfer implements TransferHandle {
   hasProgressed = false;
   ended = false;
+  /** Server clock time of the start or the last progress report (the worker reports at most every 250 ms). */
+  lastProgressAt: number;
 
   constructor(
     readonly id: number,
     readonly worker: Worker,
     readonly hooks: TransferHooks,
-  ) {}
+  ) {
+    this.lastProgressAt = hooks.now();
+  }
 
   onRepeatedRequest(): void {
     if (!this.ended) this.worker.postMessage({ type: "repeat", id: this.id } satisfies ToWorker);
@@ -99,6 +103,7 @@ export class TransferPool {
     switch (msg.type) {
       case "progress":
         t.hasProgressed = true;
+        t.lastProgressAt = t.hooks.now();
         break;
       case "wrong-tid":
         t.hooks.onWrongTid(msg.from);

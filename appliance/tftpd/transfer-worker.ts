@@ -6,6 +6,9 @@ import type { FromWorker, ToWorker } from "./transfer-pool.ts";
 
 // Same sweep period and literal-address lookup as the server's own transfers (see server.ts).
 const SWEEP_MS = 100;
+// Progress reaches the server at most this often per transfer: enough for it to tell a stalled
+// transfer (no progress for a retransmit timeout, 1 s by default) from a live one, without a message per ACK.
+const PROGRESS_REPORT_MS = 250;
 const literalLookup = (address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void =>
   callback(null, address, 4);
 
@@ -29,6 +32,7 @@ const start = async (msg: Extract<ToWorker, { type: "start" }>): Promise<void> =
   // Structured clone delivers a Uint8Array view of the shared file bytes; wrap it without copying.
   const d = msg.params.data as Uint8Array;
   const data = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  let reportedAt = -Infinity;
   const transfer = new Transfer(
     socket,
     { ...msg.params, data },
@@ -41,7 +45,12 @@ const start = async (msg: Extract<ToWorker, { type: "start" }>): Promise<void> =
       onWrongTid: (from) => post({ type: "wrong-tid", id, from }),
       onIgnored: (reason) => post({ type: "ignored", id, reason }),
       onSocketError: (err) => post({ type: "socket-error", id, message: err.message }),
-      onFirstProgress: () => post({ type: "progress", id }),
+      onProgress: () => {
+        const now = performance.now();
+        if (now - reportedAt < PROGRESS_REPORT_MS) return;
+        reportedAt = now;
+        post({ type: "progress", id });
+      },
     },
   );
   transfers.set(id, transfer);

@@ -13,7 +13,6 @@ import type { AbortReason, TimeoutReason, TransferFigures } from "./types.ts";
 // packet it receives restarts: intervals must grow past 5 s for it to ever fire (seen in the 5% loss
 // test: with a 4x cap, 1 in ~30 windowed transfers stalled until the server gave up).
 const MAX_BACKOFF_FACTOR = 8;
-
 /** Retransmit interval after `retries` unanswered retransmissions. */
 export const retransmitIntervalMs = (timeoutMs: number, retries: number): number => timeoutMs * Math.min(2 ** retries, MAX_BACKOFF_FACTOR);
 
@@ -47,14 +46,16 @@ export interface TransferHooks {
   onIgnored(reason: string): void;
   /** The socket reported an error on send; the retransmit timer recovers. */
   onSocketError(err: Error): void;
-  /** Called once, when the client first acknowledges something (lets a worker tell the server). */
-  onFirstProgress?(): void;
+  /** Called on every acknowledgement that moves the transfer forward (lets a worker tell the server). */
+  onProgress?(): void;
 }
 
 /** What the server needs of a transfer, whether it runs in this thread or in a worker. */
 export interface TransferHandle {
   /** True once the client acknowledged anything (a repeated RRQ then means a new transfer). */
   readonly hasProgressed: boolean;
+  /** Clock time (the server's `now()`) of the start or the last forward progress, whichever is later. */
+  readonly lastProgressAt: number;
   /** The client repeated its RRQ from the same port. */
   onRepeatedRequest(): void;
   /** Ends the transfer from the server side. */
@@ -66,13 +67,11 @@ export class Transfer implements TransferHandle {
   private readonly window: SendWindow;
   private readonly startedAt: number;
   private lastSendAt: number;
-  private lastProgressAt: number;
+  private progressAt: number;
   private retries = 0;
   private retransmits = 0;
   private ended = false;
   private progressed = false;
-  /** No-progress limit: the configured idle timeout, but never shorter than the whole retransmit schedule. */
-  private readonly idleMs: number;
 
   /** Starts serving on `socket`, which must already be bound; sends the OACK or the first window. */
   constructor(
@@ -81,11 +80,7 @@ export class Transfer implements TransferHandle {
     private readonly hooks: TransferHooks,
   ) {
     this.window = new SendWindow(blockCount(params.data.length, params.blockSize), params.windowSize, params.oack.length > 0);
-    this.startedAt = this.lastSendAt = this.lastProgressAt = hooks.now();
-    let schedule = 0;
-    for (let r = 0; r <= params.maxRetransmits; r++) schedule += retransmitIntervalMs(params.timeoutMs, r);
-    // One base timeout of margin so the retransmit cap, with its more precise reason, fires first.
-    this.idleMs = Math.max(params.idleTimeoutMs, schedule + params.timeoutMs);
+    this.startedAt = this.lastSendAt = this.progressAt = hooks.now();
     socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
     socket.on("error", (err) => this.hooks.onSocketError(err));
     this.sendCurrent();
@@ -96,10 +91,20 @@ export class Transfer implements TransferHandle {
     return this.progressed;
   }
 
-  /** Called by the server's sweep: retransmits after the timeout, ends idle or hopeless transfers. */
+  /** Start time, or time of the last acknowledgement that moved the transfer forward. */
+  get lastProgressAt(): number {
+    return this.progressAt;
+  }
+
+  /**
+   * Called by the server's sweep: retransmits after the timeout, ends idle or hopeless transfers. The
+   * server's idle limit bounds a transfer without progress whatever the client negotiated: a client's
+   * `timeout` only spaces the retransmissions, it never keeps a slot longer (issue 9: 16 RRQs with
+   * `timeout 255` used to hold a Pi's slots for 31 x 255 s).
+   */
   tick(now: number): void {
     if (this.ended) return;
-    if (now - this.lastProgressAt >= this.idleMs) return this.finish({ kind: "timeout", reason: "idle" });
+    if (now - this.progressAt >= this.params.idleTimeoutMs) return this.finish({ kind: "timeout", reason: this.idleReason() });
     // The OACK is not re-sent on our timer: atftp aborts the transfer on a second OACK ("unexpected
     // OACK", atftp tftp_file.c S_OACK_RECEIVED), so when the OACK or its ACK 0 is lost the client's
     // own retransmission (RRQ or ACK 0) drives recovery; see `onRepeatedRequest`.
@@ -135,6 +140,11 @@ export class Transfer implements TransferHandle {
     return outstanding >= 1 && outstanding <= this.window.windowSize && !this.window.awaitingOack ? "final-ack-missing" : "retransmits-exhausted";
   }
 
+  /** At the idle limit: "final-ack-missing" when only the final window is outstanding, as for the retransmit cap. */
+  private idleReason(): TimeoutReason {
+    return this.exhaustedReason() === "final-ack-missing" ? "final-ack-missing" : "idle";
+  }
+
   /** Ends the transfer from the server side (shutdown, superseded by a new RRQ from the same TID). */
   abort(reason: AbortReason): void {
     this.finish({ kind: "abort", reason, errorCode: null, errorMessage: null });
@@ -154,11 +164,9 @@ export class Transfer implements TransferHandle {
       // Hot path: read the block number directly rather than through the general decoder.
       const outcome = this.window.onAck(msg.readUInt16BE(2));
       if (outcome.kind === "ignored") return;
-      if (!this.progressed) {
-        this.progressed = true;
-        this.hooks.onFirstProgress?.();
-      }
-      this.lastProgressAt = this.hooks.now();
+      this.progressed = true;
+      this.progressAt = this.hooks.now();
+      this.hooks.onProgress?.();
       this.retries = 0;
       if (outcome.kind === "complete") return this.finish({ kind: "complete" });
       this.sendRange(outcome.range);

@@ -3,6 +3,7 @@ import type { Socket } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../lib/clock.ts";
 import type { MetricsRegistry } from "../../lib/metrics.ts";
+import type { ListenerNetwork, TftpInterface } from "./listeners.ts";
 
 /** What the plan says about the Pi behind one client address. */
 export interface PiBootView {
@@ -32,6 +33,13 @@ export interface TftpServerDeps {
   readonly resolvePi: PiViewResolver;
   readonly clock?: TftpClock;
   readonly createSocket?: SocketFactory;
+  /**
+   * Storage interfaces to listen on, one device-bound socket each; a request counts only if its source lies
+   * in the subnet of the interface it arrived on. Absent: one socket on `address` (tests, benchmarks).
+   */
+  readonly interfaces?: readonly TftpInterface[];
+  /** Device-bound sockets and kernel counters; default the Linux implementation. */
+  readonly listenerNetwork?: ListenerNetwork;
 }
 
 /** Server settings; every field has a default (see `DEFAULT_TFTP_OPTIONS`). */
@@ -51,13 +59,13 @@ export interface TftpServerOptions {
   /** Retransmissions of the same packet before the transfer is given up; intervals double up to 8x the timeout. */
   readonly maxRetransmits: number;
   /**
-   * A transfer with no forward progress for this long ends, whatever the client keeps sending; it is
-   * stretched to cover the whole retransmit schedule when a client negotiates a long timeout.
+   * A transfer with no forward progress for this long ends, whatever the client keeps sending or
+   * negotiated: a client's `timeout` spaces retransmissions and never extends this bound.
    */
   readonly idleTimeoutMs: number;
   /** Concurrent transfers in total; more RRQs get ERROR 0 "server busy". */
   readonly maxTransfers: number;
-  /** Concurrent transfers per client address. */
+  /** Concurrent transfers per client address; at the limit a new request replaces the client's most stalled transfer. */
   readonly maxTransfersPerClient: number;
   /** What a client address that is not a known Pi may read: nothing, or the shared firmware files. */
   readonly unknownClients: "deny" | "shared";
@@ -98,7 +106,7 @@ export type TftpEvent =
 export type TimeoutReason = "retransmits-exhausted" | "final-ack-missing" | "idle";
 
 /** Why a transfer ended early without a timeout. */
-export type AbortReason = "client-error" | "superseded" | "server-stop" | "socket-error";
+export type AbortReason = "client-error" | "superseded" | "replaced" | "server-stop" | "socket-error";
 
 /** Figures of a finished transfer. */
 export interface TransferFigures {

@@ -3,8 +3,7 @@
  * each DISCOVER received with the OFFER sent for the same xid. Pure. Writing a pcap instead of
  * printing text keeps tcpdump from dropping packets when the machine is busy.
  */
-import { decodeDhcpPacket } from "../../appliance/dhcpd/codec.ts";
-import { messageTypeOf } from "../../appliance/dhcpd/option-values.ts";
+import { decodeDhcpPacket, messageTypeOf } from "../../appliance/dhcpd/index.ts";
 
 /** One DHCP packet seen in the capture. */
 export interface CapturedPacket {

@@ -278,3 +278,25 @@ describe("the simulator speaks to the Net-SNMP tools", () => {
     expect(shortList.stderr).toContain("wrongLength");
   });
 });
+
+describe("one write queue per switch", () => {
+  it("never interleaves a power cycle with a VLAN push", async () => {
+    const { sim, driver } = await rig("generic");
+    // Every SET the agent accepted, in arrival order, as PoE or VLAN.
+    const sets: string[] = [];
+    sim.model.on("event", (e) => {
+      if (e.kind !== "set") return;
+      for (const oid of e.oids) sets.push(oid.startsWith("1.3.6.1.2.1.105.") ? "poe" : "vlan");
+    });
+    // The cycle takes the queue first (off, hold, on); the push asked for during the hold must wait for it.
+    const cycle = driver.power(1, "cycle", { offHoldMs: 300, pollMs: 10, timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const push = driver.apply(seed);
+    await Promise.all([cycle, push]);
+    const kinds = sets.filter((k, i) => k !== sets[i - 1]);
+    // poe off, poe on (the cycle), then the VLAN push (whose own PoE writes, if any, come after its VLAN SETs).
+    expect(kinds.slice(0, 2)).toEqual(["poe", "vlan"]);
+    expect(sets.slice(0, 2)).toEqual(["poe", "poe"]);
+  });
+});
+
