@@ -38,7 +38,7 @@ export interface PiBootOptions {
   readonly publicVlan?: number;
   /** Whole boot budget (default 120 s). */
   readonly timeoutMs?: number;
-  /** Replaces every per-file TFTP budget (the Pi 4/5 EEPROM's is 30 s): for hosts too loaded to keep the real one. */
+  /** Replaces every per-file TFTP budget (no new block for this long; the Pi 4/5 EEPROM allows 30 s per file). */
   readonly fileTimeoutMs?: number;
   readonly onStage?: (event: StageEvent) => void;
   /** Injected for tests: the EEPROM's random xid, the clock. */

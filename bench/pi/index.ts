@@ -3,4 +3,4 @@ export { bootPi, type PiBootOptions, type PiBootResult, type PiStage, type Stage
 export { BOOT_MARKER_PATH } from "./nfs-root.ts";
 export { MODEL_PROFILES, PI_MODELS, parseModel, type PiModel } from "./models.ts";
 export type { PiLink } from "./net.ts";
-export { ensureFirmwareSet, DEFAULT_FIRMWARE_CACHE, type FirmwareSet } from "./firmware-set.ts";
+export { ensureFirmwareSet, type FirmwareSet } from "./firmware-set.ts";

@@ -85,7 +85,9 @@ export function dhcpStages(model: PiModel, id: { serial: string; mac: string }):
 }
 
 // Per-file budgets: only the Pi 4/5 EEPROM documents one (TFTP_FILE_TIMEOUT, default 30 s, eeprom-bootloader.adoc);
-// the Pi 3 ROM, bootcode.bin and start*.elf document none, so they get a generous 120 s.
+// the Pi 3 ROM, bootcode.bin and start*.elf document none, so they get a generous 120 s. The emulator applies a
+// budget as "no new block for that long" (tftp-client.ts), so a slow host (a 33 MB kernel in lock-step across
+// the bench's OVS userspace datapath) does not fail a transfer that real hardware finishes well within it.
 const UNDOCUMENTED_FILE_TIMEOUT_MS = 120_000;
 
 /** Pi 3 ROM TFTP: plain RRQs, 512-byte blocks (pi-netboot §2.3; tcpdump lengths 21/20). */

@@ -33,10 +33,8 @@ describe.skipIf(!isRoot())("protocol Pis netboot from pirack and from dnsmasq (r
   let initrdSha: string;
 
   /** Runs the CLI for one Pi in its namespace; returns its stage events. */
-  // --file-timeout-s: a loaded 2-core CI machine can take longer than the Pi 5 EEPROM's 30 s per file for the
-  // 33 MB kernel; the budget is the machine's, not the protocol's.
   const boot = async (pi: RigPi, extra: string[]): Promise<{ events: StageEvent[]; exitCode: number | undefined; stderr: string }> => {
-    const r = await bed.exec(piNs.get(pi.port)!, "node", ["--import", "tsx", join(repo, "bench/pi/main.ts"), "--model", pi.model, "--serial", pi.serial, "--mac", pi.mac, "--ifname", "eth0", "--timeout-s", "400", "--file-timeout-s", "300", ...extra], { timeoutMs: 450_000 });
+    const r = await bed.exec(piNs.get(pi.port)!, "node", ["--import", "tsx", join(repo, "bench/pi/main.ts"), "--model", pi.model, "--serial", pi.serial, "--mac", pi.mac, "--ifname", "eth0", "--timeout-s", "400", ...extra], { timeoutMs: 450_000 });
     const events = String(r.stdout)
       .split("\n")
       .filter(Boolean)
