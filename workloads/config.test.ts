@@ -37,7 +37,7 @@ describe("workloads: config", () => {
     ["a site URL with a path", { workloads: { site: { url: "https://www.example.org/blog" } } }, "workloads.site.url: must be an http(s) URL with no path, e.g. https://www.example.org"],
     ["a DB name SQL would need quoting for", { workloads: { db: { name: "word-press" } } }, "workloads.db.name: must be 1-32 characters of a-z, A-Z, 0-9 and '_', not starting with a digit"],
     ["a cache time of zero", { workloads: { cdn: { cacheSeconds: 0 } } }, "workloads.cdn.cacheSeconds: Too small: expected number to be >=1"],
-    ["an unknown key", { workloads: { cdn: { ttl: 60 } } }, "workloads.cdn: unknown key ttl"],
+    ["an unknown key", { workloads: { cdn: { ttl: 60 } } }, "workloads.cdn.ttl: unknown key (expected one of cacheSeconds, cacheMb, weights, health)"],
     ["a weight for a Pi that is not a web Pi", { pis: [{ port: 1, name: "a", role: "web" }, { port: 2, name: "b", role: "db" }], workloads: { cdn: { weights: { b: 3 } } } }, "workloads.cdn.weights.b: not a web Pi (web Pis: a)"],
     ["a primary that is not a web Pi", { pis: [{ port: 1, name: "a", role: "web" }], workloads: { web: { primary: "zz" } } }, "workloads.web.primary: zz is not a web Pi (web Pis: a)"],
     ["a cdn with no web Pi", { pis: [{ port: 1, role: "cdn" }] }, "pis[0].role: a cdn Pi needs at least one web Pi to balance over (no Pi has role web)"],
