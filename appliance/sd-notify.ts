@@ -3,33 +3,11 @@
  * socket named by $NOTIFY_SOCKET. Node's dgram has no AF_UNIX, so the socket is made through koffi (libc
  * socket/sendto, no compiler needed); a path starting with "@" is in the abstract namespace.
  */
-import koffi from "koffi";
+import { AF_UNIX, errno as lastErrno, libc as loadLibc, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM } from "../lib/libc.ts";
 
 // Linux constants (<sys/socket.h>, the same on x86-64 and arm64).
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const MSG_NOSIGNAL = 0x4000;
 /** sizeof(struct sockaddr_un): a 2-byte family and a 108-byte path. */
 const SOCKADDR_UN_BYTES = 110;
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrLen: number): number;
-  close(fd: number): number;
-}
-
-let libc: Libc | undefined;
-function loadLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load("libc.so.6");
-  libc = {
-    socket: lib.func("int socket(int, int, int)"),
-    sendto: lib.func("long sendto(int, const void *, size_t, int, const void *, uint32_t)"),
-    close: lib.func("int close(int)"),
-  };
-  return libc;
-}
 
 /** Encodes a sockaddr_un for `path` ("@name": abstract namespace); returns the bytes and the length to pass. */
 export function encodeUnixAddress(path: string): { bytes: Buffer; length: number } {
@@ -64,7 +42,7 @@ export class SdNotifier {
     const c = loadLibc();
     if (this.fd < 0) {
       this.fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      if (this.fd < 0) throw new Error(`socket(AF_UNIX, SOCK_DGRAM) failed with errno ${koffi.errno()}`);
+      if (this.fd < 0) throw new Error(`socket(AF_UNIX, SOCK_DGRAM) failed with errno ${lastErrno()}`);
     }
     // STATUS= must be one line: a newline would start another assignment.
     const text = Object.entries(fields)
@@ -72,7 +50,7 @@ export class SdNotifier {
       .join("\n");
     const payload = Buffer.from(text, "utf8");
     const sent = c.sendto(this.fd, payload, payload.length, MSG_NOSIGNAL, this.address.bytes, this.address.length);
-    if (sent < 0) throw new Error(`sendto(NOTIFY_SOCKET) failed with errno ${koffi.errno()}`);
+    if (sent < 0) throw new Error(`sendto(NOTIFY_SOCKET) failed with errno ${lastErrno()}`);
   }
 
   /** Sends WATCHDOG=1 every half of the watchdog interval systemd gave (WATCHDOG_USEC); returns the interval in ms. */

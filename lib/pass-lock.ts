@@ -12,7 +12,8 @@ import { OperationError } from "./errors.ts";
 /** The lock file of a state directory. */
 export const passLockFile = (stateDir: string): string => join(stateDir, "reconcile.lock");
 
-const isAlive = (pid: number): boolean => {
+/** True when process `pid` exists (EPERM: it exists but belongs to someone else). */
+export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;

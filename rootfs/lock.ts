@@ -7,17 +7,8 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OperationError } from "../lib/errors.ts";
+import { isAlive } from "../lib/pass-lock.ts";
 import { WORK_DIR } from "./layout.ts";
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 /** Takes `<dir>/.pirack/lock` for the duration of `fn`; throws `ROOTS_BUSY` if a live process holds it. */
 export async function withDirectoryLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {

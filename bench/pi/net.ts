@@ -6,7 +6,8 @@
  */
 import dgram from "node:dgram";
 import { execa } from "execa";
-import koffi from "koffi";
+import { CLONE_NEWNET, errno as lastErrno, libc, O_CLOEXEC, O_RDONLY } from "../../lib/libc.ts";
+import { openDeviceBoundFd } from "../../lib/net/device-socket.ts";
 
 /** Where the Pi lives: its interface, and its namespace when the process is not already inside it. */
 export interface PiLink {
@@ -15,62 +16,26 @@ export interface PiLink {
   readonly netns?: string;
 }
 
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_BROADCAST = 6;
-const SO_BINDTODEVICE = 25;
-const O_RDONLY = 0;
-const O_CLOEXEC = 0o2000000;
-const CLONE_NEWNET = 0x40000000;
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
-  bind(fd: number, address: Buffer, length: number): number;
-  close(fd: number): number;
-  open(path: string, flags: number): number;
-  setns(fd: number, nstype: number): number;
-}
-
-let libc: Libc | undefined;
-const loadLibc = (): Libc => {
-  if (libc) return libc;
-  const lib = koffi.load("libc.so.6");
-  libc = {
-    socket: lib.func("int socket(int, int, int)"),
-    setsockopt: lib.func("int setsockopt(int, int, int, const void *, uint32_t)"),
-    bind: lib.func("int bind(int, const void *, uint32_t)"),
-    close: lib.func("int close(int)"),
-    open: lib.func("int open(const char *, int)"),
-    setns: lib.func("int setns(int, int)"),
-  };
-  return libc;
-};
-
 /** Runs `fn` with the calling thread inside namespace `netns` (sockets keep the namespace they were made in). */
 function inNamespace<T>(netns: string | undefined, fn: () => T): T {
   if (!netns) return fn();
-  const c = loadLibc();
+  const c = libc();
   const home = c.open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   const target = c.open(`/run/netns/${netns}`, O_RDONLY | O_CLOEXEC);
   if (home < 0 || target < 0) {
     if (home >= 0) c.close(home);
     if (target >= 0) c.close(target);
-    throw new Error(`cannot open network namespace ${netns} (errno ${koffi.errno()})`);
+    throw new Error(`cannot open network namespace ${netns} (errno ${lastErrno()})`);
   }
   try {
-    if (c.setns(target, CLONE_NEWNET) < 0) throw new Error(`setns into ${netns} failed (errno ${koffi.errno()})`);
+    if (c.setns(target, CLONE_NEWNET) < 0) throw new Error(`setns into ${netns} failed (errno ${lastErrno()})`);
     let outcome: { value: T } | { error: unknown };
     try {
       outcome = { value: fn() };
     } catch (error) {
       outcome = { error };
     }
-    if (c.setns(home, CLONE_NEWNET) < 0) throw new Error(`setns back from ${netns} failed (errno ${koffi.errno()}): the process is in the wrong namespace`);
+    if (c.setns(home, CLONE_NEWNET) < 0) throw new Error(`setns back from ${netns} failed (errno ${lastErrno()}): the process is in the wrong namespace`);
     if ("error" in outcome) throw outcome.error;
     return outcome.value;
   } finally {
@@ -81,27 +46,7 @@ function inNamespace<T>(netns: string | undefined, fn: () => T): T {
 
 /** socket + SO_REUSEADDR + SO_BROADCAST + SO_BINDTODEVICE + bind(0.0.0.0:port) in the Pi's namespace. */
 function deviceFd(link: PiLink, port: number): number {
-  const c = loadLibc();
-  return inNamespace(link.netns, () => {
-    const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw new Error(`socket() failed (errno ${koffi.errno()})`);
-    const fail = (what: string): never => {
-      const errno = koffi.errno();
-      c.close(fd);
-      throw new Error(`${what} on ${link.ifname}${link.netns ? ` in ${link.netns}` : ""} failed (errno ${errno})`);
-    };
-    const one = Buffer.alloc(4);
-    one.writeInt32LE(1);
-    if (c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4) < 0) fail("SO_REUSEADDR");
-    if (c.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, one, 4) < 0) fail("SO_BROADCAST");
-    const device = Buffer.from(`${link.ifname}\0`, "latin1");
-    if (c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, device.length) < 0) fail("SO_BINDTODEVICE");
-    const address = Buffer.alloc(16); // struct sockaddr_in: family (host order), port (network order), 0.0.0.0
-    address.writeUInt16LE(AF_INET, 0);
-    address.writeUInt16BE(port, 2);
-    if (c.bind(fd, address, 16) < 0) fail(`bind 0.0.0.0:${port}`);
-    return fd;
-  });
+  return inNamespace(link.netns, () => openDeviceBoundFd({ interfaceName: link.ifname, address: "0.0.0.0", port, broadcast: true, codePrefix: "PI" }));
 }
 
 /** A UDP socket on the Pi's interface. */

@@ -5,43 +5,8 @@
  * Also reads the kernel's per-socket receive-buffer drop counters (/proc/net/udp).
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
-import koffi from "koffi";
+import { AF_INET, ENODEV, errno as lastErrno, libc as loadLibc, SO_BINDTODEVICE, SO_BROADCAST, SO_REUSEADDR, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET } from "../libc.ts";
 import { NotFoundError, OperationError } from "../errors.ts";
-
-// Linux socket constants (asm-generic, the same on x86-64 and arm64; <sys/socket.h>, <asm/socket.h>).
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_BROADCAST = 6;
-const SO_BINDTODEVICE = 25;
-const ENODEV = 19;
-
-/** The libc calls needed, bound once on first use. */
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
-  bind(fd: number, address: Buffer, length: number): number;
-  close(fd: number): number;
-  if_nametoindex(name: string): number;
-}
-
-let libc: Libc | undefined;
-
-function loadLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load("libc.so.6");
-  libc = {
-    socket: lib.func("int socket(int, int, int)"),
-    setsockopt: lib.func("int setsockopt(int, int, int, const void *, uint32_t)"),
-    bind: lib.func("int bind(int, const void *, uint32_t)"),
-    close: lib.func("int close(int)"),
-    if_nametoindex: lib.func("unsigned int if_nametoindex(const char *)"),
-  };
-  return libc;
-}
 
 /** The interface's current ifindex, or undefined when it does not exist (a recreated interface gets a new one). */
 export function interfaceIndex(interfaceName: string): number | undefined {
@@ -67,9 +32,9 @@ export function openDeviceBoundFd(opts: DeviceSocketOptions): number {
   const c = loadLibc();
   const { interfaceName, codePrefix } = opts;
   const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw new OperationError(`${codePrefix}_SOCKET_FAILED`, `socket(AF_INET, SOCK_DGRAM) failed with errno ${koffi.errno()}`);
+  if (fd < 0) throw new OperationError(`${codePrefix}_SOCKET_FAILED`, `socket(AF_INET, SOCK_DGRAM) failed with errno ${lastErrno()}`);
   const fail = (what: string): never => {
-    const errno = koffi.errno();
+    const errno = lastErrno();
     c.close(fd);
     if (errno === ENODEV) throw new NotFoundError(`${codePrefix}_INTERFACE_MISSING`, `interface ${interfaceName} does not exist (${what}: ENODEV)`);
     throw new OperationError(`${codePrefix}_SOCKET_FAILED`, `${what} on ${interfaceName} failed with errno ${errno}`);
