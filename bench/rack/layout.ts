@@ -116,7 +116,9 @@ export function benchLayout(shape: BenchShape): BenchLayout {
     public: pub,
     switch: { ports: fileserverPort, fileserverPort, profile: fileserverPort === 24 ? "procurve" : "generic" },
     // TEST-NET-1 (RFC 5737), DESIGN.md's example switch address; a /30 of its own, never routed anywhere.
-    management: { switchAddress: "192.0.2.10", fileserverCidr: "192.0.2.9/30" },
+    // A management /30 of its own, inside the bench namespaces only (a documentation address would be refused
+    // by pirack as a placeholder switch host, appliance/switch-address.ts).
+    management: { switchAddress: "100.64.255.10", fileserverCidr: "100.64.255.9/30" },
     pis,
   };
 }

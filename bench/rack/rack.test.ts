@@ -41,7 +41,7 @@ describe("bench layout", () => {
     const r = parseConfigText(yaml);
     if (!r.ok) throw new Error(r.problems.join("\n"));
     expect(r.config.ports).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(r.config).toMatchObject({ enrol: "auto", nfs: { server: "ganesha" }, fileserver: { switchPort: 24, manageInterfaces: false }, switch: { driver: "qbridge", host: "192.0.2.10" } });
+    expect(r.config).toMatchObject({ enrol: "auto", nfs: { server: "ganesha" }, fileserver: { switchPort: 24, manageInterfaces: false }, switch: { driver: "qbridge", host: "100.64.255.10" } });
     expect(r.config.boot.cmdline).toContain("net.ifnames=0");
     expect(r.config.pis).toEqual([]);
   });

@@ -1,6 +1,6 @@
 /**
  * The bench rack's PoE switch (its own composition root, run inside the switch namespace):
- *   node --import tsx bench/rack/switch-main.ts --address 192.0.2.10 --port 161 --ports 24 --uplink 24 \
+ *   node --import tsx bench/rack/switch-main.ts --address 100.64.255.10 --port 161 --ports 24 --uplink 24 \
  *     --profile procurve --pi 1=dc:a6:32:be:00:01 ... --log switch.log
  * A real SNMP agent (switch/sim) on the management address. Every Pi port starts with PoE off and its Pi plugged
  * in, so Pis get power only when pirack turns PoE on. Stdout carries one JSON line per fact the wiring needs:
@@ -16,7 +16,7 @@ import type { PortVlans } from "./ovs-ports.ts";
 
 const { values } = parseArgs({
   options: {
-    address: { type: "string", default: "192.0.2.10" },
+    address: { type: "string", default: "100.64.255.10" },
     port: { type: "string", default: "161" },
     ports: { type: "string", default: "24" },
     uplink: { type: "string", default: "24" },

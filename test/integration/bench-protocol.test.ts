@@ -125,7 +125,7 @@ describe.skipIf(!isRoot() || !hasOvs)("pirack bench with 8 protocol Pis (root, O
     while ((await passes()) === before && Date.now() < passDeadline) await new Promise((r) => setTimeout(r, 250));
     const from = lines.length;
     // Behind pirack's back: port 7's PVID to VLAN 1 (a ProCurve then makes 1 its untagged VLAN, 16 tagged).
-    const set = await execa("ip", ["netns", "exec", fs, "snmpset", "-v2c", "-c", "private", "-t", "3", "-r", "2", "192.0.2.10", "1.3.6.1.2.1.17.7.1.4.5.1.1.7", "u", "1"], { reject: false, env: { MIBS: "" } });
+    const set = await execa("ip", ["netns", "exec", fs, "snmpset", "-v2c", "-c", "private", "-t", "3", "-r", "2", "100.64.255.10", "1.3.6.1.2.1.17.7.1.4.5.1.1.7", "u", "1"], { reject: false, env: { MIBS: "" } });
     expect(set.exitCode, set.stderr).toBe(0);
     await waitForLine(/wiring follows the switch: .*\bpi7\b/, 30_000, from);
     const cycle = await execa(process.execPath, [join(repo, "bin/pirack.mjs"), "power", "cycle", "7", "--api", apiUrl], { reject: false, timeout: 60_000 });
