@@ -1,4 +1,5 @@
 /** Config problems in our words: zod issues as `path: message` text, and how many a result lists. */
+import { YAMLParseError } from "yaml";
 import type { z } from "zod";
 
 /** The raw value at a zod issue's path inside a section (undefined when any step is missing). */
@@ -50,3 +51,17 @@ export function capProblems<R extends { ok: true } | { ok: false; problems: stri
   return { ok: false, problems: [...result.problems.slice(0, MAX_LISTED_PROBLEMS), `(and ${more} more problem${more > 1 ? "s" : ""})`] } as R;
 }
 
+/** One problem line for anything the YAML library threw: its words once, then the line with a caret under the spot. */
+export function yamlProblem(err: unknown, text: string): string {
+  if (err instanceof YAMLParseError) {
+    const at = err.linePos?.[0];
+    // yaml's message repeats the position ("... at line 3, column 1:") and then its own excerpt: keep the words once.
+    const words = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    if (!at) return `(yaml): ${words}`;
+    const source = text.split("\n")[at.line - 1] ?? "";
+    const gutter = String(at.line).length;
+    return `(yaml) line ${at.line} column ${at.col}: ${words}\n    ${at.line} | ${source}\n    ${" ".repeat(gutter)} | ${" ".repeat(Math.max(at.col - 1, 0))}^`;
+  }
+  // The yaml library throws ReferenceError for unresolved or excessive aliases, and may throw others.
+  return `(yaml): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`;
+}

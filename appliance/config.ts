@@ -3,13 +3,13 @@
  * `validateConfig` reports every problem at once as `path: message` (DESIGN.md §5 is the contract).
  */
 import { z } from "zod";
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { parseIpv4Prefix, prefixSize, type Ipv4Prefix } from "../lib/net/ipv4.ts";
 import { ipv6InPrefix, parseIpv6, parseIpv6Prefix } from "../lib/net/ipv6.ts";
 import { DEFAULT_DHCP_SETTINGS } from "./dhcpd/policy.ts";
 import { DEFAULT_TFTP_OPTIONS } from "./tftpd/defaults.ts";
 import { SNMP_PORT } from "../switch/types.ts";
-import { capProblems, describeIssue, valueAt } from "./config-problems.ts";
+import { capProblems, describeIssue, valueAt, yamlProblem } from "./config-problems.ts";
 import { allowedKeysAt } from "./config-keys.ts";
 import { checkWorkloads, workloadsSchema } from "../workloads/config.ts";
 import { defaultPiName } from "./plan.ts";
@@ -383,18 +383,7 @@ export function parseConfigText(text: string): ConfigResult {
   try {
     raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
-    if (err instanceof YAMLParseError) {
-      const at = err.linePos?.[0];
-      // yaml's message repeats the position ("... at line 3, column 1:") and then its own excerpt: keep the words once.
-      const words = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-      if (!at) return { ok: false, problems: [`(yaml): ${words}`] };
-      const source = text.split("\n")[at.line - 1] ?? "";
-      const gutter = String(at.line).length;
-      const excerpt = `\n    ${at.line} | ${source}\n    ${" ".repeat(gutter)} | ${" ".repeat(Math.max(at.col - 1, 0))}^`;
-      return { ok: false, problems: [`(yaml) line ${at.line} column ${at.col}: ${words}${excerpt}`] };
-    }
-    // The yaml library throws ReferenceError for unresolved or excessive aliases, and may throw others.
-    return { ok: false, problems: [`(yaml): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`] };
+    return { ok: false, problems: [yamlProblem(err, text)] };
   }
   try {
     return capProblems(validateConfig(raw ?? {}));
