@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { mkdir, mkdtemp, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rename, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -80,6 +80,27 @@ describe("ConfigWatcher", () => {
     await change;
     await new Promise((r) => setTimeout(r, 300));
     expect(h.seen).toHaveLength(1);
+  });
+
+  it("reads a file created empty and written a moment later once, with its content (a non-atomic save)", async () => {
+    const contents: string[] = [];
+    const watcher = new ConfigWatcher({
+      path,
+      log: pino({ level: "silent" }),
+      pollMs: 3_600_000,
+      settleMs: 50,
+      onChange: async () => void contents.push(await readFile(path, "utf8").catch(() => "(missing)")),
+    });
+    h = { watcher, seen: contents, next: () => Promise.resolve("") };
+    await watcher.start();
+    await unlink(path);
+    const fd = await open(path, "w");
+    // Empty for 150 ms: three settle times, well inside the longer wait an empty file gets.
+    await new Promise((r) => setTimeout(r, 150));
+    await fd.write("v: 2\n");
+    await fd.close();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(contents).toEqual(["v: 2\n"]);
   });
 
   it("keeps following when the config's directory is removed and made again", async () => {

@@ -21,6 +21,8 @@ export interface ConfigWatcherOptions {
   readonly pollMs?: number;
   /** Quiet time after a directory event before the file is looked at (default 100 ms), so a save in several writes is one change. */
   readonly settleMs?: number;
+  /** Longest wait for a file that keeps changing before it is read as it stands (default 3 s). */
+  readonly maxSettleMs?: number;
 }
 
 /** What identifies one version of the file; equal signatures mean nothing to reload. */
@@ -117,6 +119,25 @@ export class ConfigWatcher {
     if (!this.watcher) await this.arm();
   }
 
+  /**
+   * The file's signature once it has stopped changing: unchanged over one settle time, or over a longer one while
+   * the file is empty (a writer that created the file has usually not written it yet). Bounded: after `maxSettleMs`
+   * the current version is taken as it is.
+   */
+  private async settled(): Promise<string> {
+    const settleMs = this.opts.settleMs ?? 100;
+    const deadline = Date.now() + (this.opts.maxSettleMs ?? 3000);
+    let sig = await signatureOf(this.path);
+    while (!this.closed && Date.now() < deadline) {
+      const empty = /^l:\d+:0:/.test(sig) || / t:\d+:\d+:0:/.test(sig);
+      await new Promise((r) => setTimeout(r, empty ? settleMs * 5 : settleMs));
+      const again = await signatureOf(this.path);
+      if (again === sig) return sig;
+      sig = again;
+    }
+    return sig;
+  }
+
   /** Compares the file's signature with the last reported one; reports a difference once. */
   private check(why: string): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -128,8 +149,8 @@ export class ConfigWatcher {
       do {
         this.again = false;
         await this.rearmIfMoved();
-        const now = await signatureOf(this.path);
-        if (now === this.last) continue;
+        const now = await this.settled();
+        if (now === this.last || this.closed) continue;
         this.last = now;
         try {
           await this.opts.onChange(why === "poll" ? "file changed (poll)" : why);

@@ -40,14 +40,19 @@ export class SiteBed {
 
   constructor(private readonly opts: { cacheSeconds: number; weights: Record<string, number> }) {}
 
+  /** This run's /64 group: four hex digits of the run id, written as pirack writes addresses (no leading zeros). */
+  private get group(): string {
+    return parseInt(this.bed.id.slice(0, 4), 16).toString(16);
+  }
+
   /** Public address of port n: `fd42:<run>::n`. */
   addr(n: number): string {
-    return `fd42:${this.bed.id.slice(0, 4)}::${n}`;
+    return `fd42:${this.group}::${n}`;
   }
 
   /** The rack as an operator writes it. */
   rackYaml(): string {
-    const p = `fd42:${this.bed.id.slice(0, 4)}`;
+    const p = `fd42:${this.group}`;
     const weights = Object.entries(this.opts.weights).map(([k, v]) => `${k}: ${v}`).join(", ");
     return `
 storage: { network: 10.46.189.0/24 }
