@@ -214,7 +214,8 @@ program
   .option("--firmware <dir>", "boot files pirack serves (default: prepared by the bench from Debian packages)")
   .option("--image <dir>", "golden image the Pi roots are cloned from (default: the bench's arm64 image)")
   .option("--timeout <seconds>", "Pis not up after this long are reported failed", "900")
-  .action(async (opts: { pis: string; qemu: string; models: string; exit?: boolean; logs?: string; listen: string; firmware?: string; image?: string; timeout: string }) => {
+  .option("--site", "serve the site: the QEMU Pis are web Pis (root from the web layer), a db and a cdn stand-in run on the public VLAN")
+  .action(async (opts: { pis: string; qemu: string; models: string; exit?: boolean; logs?: string; listen: string; firmware?: string; image?: string; timeout: string; site?: boolean }) => {
     const bench = await import("../bench/rack/index.ts");
     const m = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):(\d{1,5})$/.exec(opts.listen);
     if (!m) throw new CliFailure(`--listen must be a loopback host:port (the bench adds nothing outside its namespaces), got "${opts.listen}"`, EXIT_CONFIG);
@@ -242,6 +243,7 @@ program
         ...(opts.image ? { imageDir: resolve(opts.image) } : {}),
         timeoutMs: Number(opts.timeout) * 1000,
         stuckMs: 20_000,
+        site: opts.site ?? false,
         tmpDir: "/var/tmp",
         out: process.stdout,
         signal: controller.signal,

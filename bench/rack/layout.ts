@@ -32,6 +32,32 @@ export interface BenchPi {
   readonly publicAddress: string;
 }
 
+/**
+ * A node of the site that is no Pi: the db or the cdn of `--site`, Debian's own daemon run on the host in a
+ * namespace of its own, wired straight onto the public VLAN (an access port of it, like the upstream router).
+ * It still has a switch port in pirack's rack config, because pirack plans every role node from `pis:`.
+ */
+export interface SiteStandIn {
+  readonly port: number;
+  readonly role: "db" | "cdn";
+  readonly name: string;
+  readonly namespace: string;
+  readonly publicAddress: string;
+}
+
+/** The site of `--site`: every QEMU Pi a web Pi, one db and one cdn stand-in on the ports after the shelf. */
+export interface BenchSite {
+  readonly url: string;
+  /** The Host header every request carries. */
+  readonly host: string;
+  readonly webPorts: readonly number[];
+  readonly db: SiteStandIn;
+  readonly cdn: SiteStandIn;
+}
+
+/** The site's URL on the bench (never resolved: requests carry its host name in `Host:`). */
+export const BENCH_SITE_URL = "http://www.bench.pirack.test";
+
 /** The whole bench rack. */
 export interface BenchLayout {
   readonly runName: string;
@@ -44,6 +70,8 @@ export interface BenchLayout {
   /** The switch's management address (SNMP agent) and the fileserver's address on that link. */
   readonly management: { readonly switchAddress: string; readonly fileserverCidr: string };
   readonly pis: readonly BenchPi[];
+  /** With `--site`: the site's role nodes. */
+  readonly site?: BenchSite;
 }
 
 /** What the operator asked for. */
@@ -53,6 +81,8 @@ export interface BenchShape {
   /** Models of the protocol Pis, cycled over their ports. */
   readonly models: readonly BenchPiModel[];
   readonly pid: number;
+  /** `--site`: the QEMU Pis are web Pis; a db and a cdn stand-in join the public VLAN. */
+  readonly site?: boolean;
 }
 
 /** Raspberry Pi Foundation / Trading OUIs by model (reference/pi-netboot.md). */
@@ -73,6 +103,9 @@ export function shapeProblems(shape: BenchShape): string[] {
   const problems: string[] = [];
   if (!Number.isInteger(shape.pis) || shape.pis < 1 || shape.pis > MAX_PIS) problems.push(`--pis must be 1-${MAX_PIS}, got ${shape.pis}`);
   if (!Number.isInteger(shape.qemu) || shape.qemu < 0 || shape.qemu > shape.pis) problems.push(`--qemu must be 0-${shape.pis} (at most --pis), got ${shape.qemu}`);
+  if (shape.site && shape.qemu < 1) problems.push("--site needs at least one QEMU Pi (--qemu 1): the web Pis are QEMU Pis");
+  // The db and cdn stand-ins take the two ports after the shelf, and the fileserver keeps port 24.
+  if (shape.site && shape.pis > 21) problems.push(`--site takes the two switch ports after the shelf: --pis must be at most 21, got ${shape.pis}`);
   return problems;
 }
 
@@ -88,7 +121,7 @@ export function benchLayout(shape: BenchShape): BenchLayout {
   const first = parseIpv6(pub.firstAddress) ?? 0n;
   const style = compressionOf(pub.firstAddress);
   // A 24-port ProCurve (the story's switch) while the shelf fits; a generic switch one port larger otherwise.
-  const fileserverPort = shape.pis <= 23 ? 24 : shape.pis + 1;
+  const fileserverPort = shape.pis + (shape.site ? 2 : 0) <= 23 ? 24 : shape.pis + 1;
   const pis: BenchPi[] = [];
   for (let port = 1; port <= shape.pis; port++) {
     const kind = port <= shape.qemu ? "qemu" : "protocol";
@@ -108,6 +141,16 @@ export function benchLayout(shape: BenchShape): BenchLayout {
       publicAddress: formatIpv6(first + BigInt(port - 1), style),
     });
   }
+  const standIn = (port: number, role: "db" | "cdn"): SiteStandIn => ({
+    port,
+    role,
+    name: `bench-${role}`,
+    namespace: `${runName}-${role}`,
+    publicAddress: formatIpv6(first + BigInt(port - 1), style),
+  });
+  const site: BenchSite | undefined = shape.site
+    ? { url: BENCH_SITE_URL, host: new URL(BENCH_SITE_URL).hostname, webPorts: pis.filter((p) => p.kind === "qemu").map((p) => p.port), db: standIn(shape.pis + 1, "db"), cdn: standIn(shape.pis + 2, "cdn") }
+    : undefined;
   return {
     runName,
     namespaces: { fileserver: `${runName}-fs`, switch: `${runName}-sw`, public: `${runName}-pub` },
@@ -120,6 +163,7 @@ export function benchLayout(shape: BenchShape): BenchLayout {
     // by pirack as a placeholder switch host, appliance/switch-address.ts).
     management: { switchAddress: "100.64.255.10", fileserverCidr: "100.64.255.9/30" },
     pis,
+    ...(site ? { site } : {}),
   };
 }
 

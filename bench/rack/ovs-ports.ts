@@ -65,6 +65,8 @@ export const ovsPortName = {
   pi: (port: number): string => `pi${port}`,
   fileserver: (port: number): string => `fs${port}`,
   public: "pub",
+  /** A `--site` stand-in (db, cdn) wired straight onto the public VLAN. */
+  standIn: (role: string): string => `site-${role}`,
 } as const;
 
 /** Every OVS port's setting for the switch's current VLAN membership (`vlans` as the simulator reports it). */
@@ -73,6 +75,7 @@ export function wiringSettings(
   fileserverPort: number,
   publicVlan: number,
   vlans: readonly PortVlans[],
+  standIns: readonly string[] = [],
 ): { name: string; setting: OvsPortSetting }[] {
   const byPort = new Map(vlans.map((v) => [v.port, v]));
   const none = (port: number): PortVlans => ({ port, pvid: 0, untagged: [], tagged: [] });
@@ -84,5 +87,7 @@ export function wiringSettings(
     ]),
     // The upstream router's port: not a port pirack manages, an access port of the public VLAN.
     { name: ovsPortName.public, setting: { vlanMode: "access", tag: publicVlan, trunks: [] } },
+    // `--site`'s db and cdn: hosts on the public VLAN, not behind a managed port (see layout.ts SiteStandIn).
+    ...standIns.map((name) => ({ name, setting: { vlanMode: "access" as const, tag: publicVlan, trunks: [] } })),
   ];
 }

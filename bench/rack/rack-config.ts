@@ -17,7 +17,31 @@ export interface BenchPaths {
  */
 export const BENCH_CMDLINE = "console=ttyAMA0,115200 fsck.repair=yes rootwait net.ifnames=0";
 
-/** Renders the bench's rack.yaml: ports 1..N, no `pis:` list, ganesha, the simulated switch as the switch. */
+/**
+ * The `pis:` and `workloads:` of `--site`: the QEMU Pis are web Pis (named by default, `bench-01`...), the db and
+ * cdn stand-ins are listed on their ports; two php-fpm workers per web Pi (a QEMU Pi has 512 MB).
+ */
+function siteLines(layout: BenchLayout): string[] {
+  const site = layout.site;
+  if (!site) return [];
+  const q = (s: string): string => JSON.stringify(s);
+  return [
+    "pis:",
+    ...site.webPorts.map((port) => `  - { port: ${port}, role: web }`),
+    ...[site.db, site.cdn].map((n) => `  - { port: ${n.port}, name: ${n.name}, role: ${n.role} }  # a stand-in on the public VLAN, not a Pi`),
+    "workloads:",
+    `  site: { name: www, url: ${q(site.url)}, title: "pirack bench site" }`,
+    "  web: { phpWorkers: 2 }",
+    // One db, so nothing to fail over to. The web Pis' HAProxy checks the db's health endpoint at this interval
+    // and time limit: bash and the mariadb client on a loaded host answer in 0.5-1 s, so allow 5 s.
+    "  db: { bufferPoolMb: 64, failover: { enabled: false, intervalMs: 2000, timeoutMs: 5000 } }",
+  ];
+}
+
+/** The ports of the rack config: the shelf, and with `--site` the stand-ins' two ports after it. */
+export const rackPortCount = (layout: BenchLayout): number => layout.pis.length + (layout.site ? 2 : 0);
+
+/** Renders the bench's rack.yaml: ports 1..N, ganesha, the simulated switch; `pis:` only with `--site`. */
 export function renderBenchRackYaml(layout: BenchLayout, paths: BenchPaths): string {
   const q = (s: string): string => JSON.stringify(s);
   return [
@@ -26,7 +50,7 @@ export function renderBenchRackYaml(layout: BenchLayout, paths: BenchPaths): str
     `fileserver: { interface: eth0, switchPort: ${layout.switch.fileserverPort}, manageInterfaces: false }`,
     `storage: { network: ${layout.storageNetwork}, firstVlan: ${layout.firstVlan} }`,
     `public: { vlan: ${layout.public.vlan}, prefix: ${q(layout.public.prefix)}, gateway: ${q(layout.public.gateway)}, firstAddress: ${q(layout.public.firstAddress)} }`,
-    `ports: 1-${layout.pis.length}`,
+    `ports: 1-${rackPortCount(layout)}`,
     "boot:",
     `  cmdline: ${q(BENCH_CMDLINE)}`,
     // NLM is off in the bench's ganesha (as in production Pi roots): the kernel client must not try to lock.
@@ -42,6 +66,7 @@ export function renderBenchRackYaml(layout: BenchLayout, paths: BenchPaths): str
     '  snmp: { version: "2c", community: private }',
     "  poe: true",
     "enrol: auto",
+    ...siteLines(layout),
     "",
   ].join("\n");
 }

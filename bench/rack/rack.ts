@@ -15,6 +15,7 @@ import { nodeTs } from "./node-ts.ts";
 import { OpenVswitch } from "./ovs.ts";
 import { ovsPortName, wiringSettings } from "./ovs-ports.ts";
 import { renderBenchRackYaml, type BenchPaths } from "./rack-config.ts";
+import { SiteStandIns } from "./site.ts";
 import { SwitchLink } from "./switch-link.ts";
 
 /** Where the rack's inputs are and where logs go. */
@@ -42,6 +43,8 @@ export class BenchRack {
   private readonly undo: (() => Promise<void>)[] = [];
   private ovs: OpenVswitch | undefined;
   private serveChild: Child | undefined;
+  /** `--site`: the db and cdn stand-ins (started by `startSite` once serve runs). */
+  site: SiteStandIns | undefined;
 
   constructor(
     readonly layout: BenchLayout,
@@ -66,8 +69,9 @@ export class BenchRack {
     await mkdir(inputs.logsDir, { recursive: true });
     for (const d of [this.paths.exports, this.paths.state, join(this.sysroot, "etc/ganesha"), join(this.sysroot, "run/ganesha")]) await mkdir(d, { recursive: true });
 
-    inputs.say(`namespaces: ${ns.fileserver}, ${ns.switch}, ${ns.public} and ${layout.pis.length} Pi namespaces`);
-    for (const [name, ipv6] of [[ns.switch, false], [ns.fileserver, false], [ns.public, true], ...layout.pis.map((p) => [p.namespace, false] as const)] as const) {
+    const standIns = layout.site ? [layout.site.db, layout.site.cdn] : [];
+    inputs.say(`namespaces: ${ns.fileserver}, ${ns.switch}, ${ns.public}, ${layout.pis.length} Pi namespaces${standIns.length ? ` and the site's ${standIns.map((s) => s.namespace).join(", ")}` : ""}`);
+    for (const [name, ipv6] of [[ns.switch, false], [ns.fileserver, false], [ns.public, true], ...layout.pis.map((p) => [p.namespace, false] as const), ...standIns.map((s) => [s.namespace, true] as const)] as const) {
       this.undo.push(() => deleteNamespace(name));
       await createNamespace(name, { ipv6 });
     }
@@ -86,11 +90,12 @@ export class BenchRack {
       await veth({ ns: ns.switch, name: ovsPortName.fileserver(pi.port) }, { ns: ns.fileserver, name: `eth0.${pi.vlan}`, addresses: [`${pi.serverAddress}/30`] });
       await veth({ ns: ns.switch, name: ovsPortName.pi(pi.port) }, { ns: pi.namespace, name: "eth0", mac: pi.mac });
     }
+    for (const s of standIns) await veth({ ns: ns.switch, name: ovsPortName.standIn(s.role) }, { ns: s.namespace, name: "eth0", addresses: [`${s.publicAddress}/64`] });
 
     inputs.say(`simulated PoE switch (SNMP agent ${layout.management.switchAddress}:161, ${layout.switch.ports} ports, fileserver on ${layout.switch.fileserverPort})`);
     this.undo.push(() => this.switch.stop());
     const ovs = this.ovs;
-    const settings = () => wiringSettings(layout.pis, layout.switch.fileserverPort, layout.public.vlan, this.switch.vlans);
+    const settings = () => wiringSettings(layout.pis, layout.switch.fileserverPort, layout.public.vlan, this.switch.vlans, standIns.map((s) => ovsPortName.standIn(s.role)));
     await this.switch.start(layout, join(inputs.logsDir, "switch.log"));
     await ovs.addPorts(settings());
     this.switch.on("vlans", () => {
@@ -113,7 +118,15 @@ export class BenchRack {
     });
 
     const config = join(inputs.runDir, "rack.yaml");
-    await writeFile(config, renderBenchRackYaml(layout, this.paths));
+    const rackYaml = renderBenchRackYaml(layout, this.paths);
+    await writeFile(config, rackYaml);
+    if (layout.site) {
+      const site = new SiteStandIns({ site: layout.site, rackYaml, stateDir: this.paths.state, dir: join(inputs.runDir, "site"), logsDir: inputs.logsDir, say: inputs.say });
+      this.site = site;
+      this.undo.push(() => site.stop());
+      // pirack's secret store, filled before serve starts: serve renders the web Pis' files with the same ones.
+      await site.secrets();
+    }
     inputs.say(`pirack serve --config ${config} (log: ${join(inputs.logsDir, "serve.log")})`);
     const serve = nodeTs("bin/pirack.mjs", ["serve", "--config", config, "--sysroot", this.sysroot, "--listen", API_IN_NAMESPACE]);
     // One file for both streams: truncated once, then both append, so neither overwrites the other.

@@ -36,11 +36,13 @@ export interface BenchRunOptions {
   readonly signal: AbortSignal;
   /** bench/qemu's cache of artifacts and the golden image (default /var/cache/pirack-bench). */
   readonly cacheDir?: string;
+  /** `--site`: the QEMU Pis are web Pis (root from the web layer), a db and a cdn stand-in serve the site with them. */
+  readonly site?: boolean;
 }
 
 /** The firmware directory and golden image from bench/qemu's cache, built on first use. */
-async function prepare(cacheDir: string | undefined, say: (line: string) => void): Promise<{ firmwareDir: string; imageDir: string }> {
-  const { ensureGoldenImage, prepareArtifacts } = await import("../qemu/index.ts");
+async function prepare(cacheDir: string | undefined, site: boolean, say: (line: string) => void): Promise<{ firmwareDir: string; imageDir: string }> {
+  const { ensureGoldenImage, ensureRoleLayer, prepareArtifacts } = await import("../qemu/index.ts");
   say("boot artifacts from Debian's archive (arm64 kernel, raspi-firmware, DTBs, initramfs)");
   const artifacts = await prepareArtifacts({ ...(cacheDir ? { cacheDir } : {}), onStep: (step) => say(`  artifacts: ${step}`) });
   say(`  ${artifacts.cacheHit ? "cached" : "built"}: ${artifacts.firmwareDir}`);
@@ -56,13 +58,29 @@ async function prepare(cacheDir: string | undefined, say: (line: string) => void
     },
   });
   say(`  ${golden.cacheHit ? "cached" : `built in ${golden.buildSeconds.toFixed(0)} s`}: ${golden.path}`);
+  if (site) {
+    const { ROLES } = await import("../../workloads/index.ts");
+    say("web layer (pirack workloads build web: nginx, php-fpm, wordpress... installed under qemu-user; minutes when not cached)");
+    lastLine = 0;
+    const layer = await ensureRoleLayer(golden, ROLES.web!, {
+      onLine: (line) => {
+        if (Date.now() - lastLine < 5000 || /^copy: copying/.test(line)) return;
+        lastLine = Date.now();
+        say(`  layer: ${line.slice(0, 120)}`);
+      },
+    });
+    say(`  ${layer.cacheHit ? "cached" : `built in ${layer.buildSeconds.toFixed(0)} s (${layer.cpuSeconds.toFixed(0)} s CPU)`}: ${layer.path}`);
+  }
   return { firmwareDir: artifacts.firmwareDir, imageDir: golden.path };
 }
 
 const REQUIRED_TOOLS = ["ip", "ovs-vsctl", "ovs-vswitchd", "ovsdb-server", "ovsdb-tool", "ganesha.nfsd", "rpcbind", "rpcinfo", "ssh-keyscan"];
 
-async function missingTools(qemu: boolean): Promise<string[]> {
-  const tools = qemu ? [...REQUIRED_TOOLS, "qemu-system-aarch64"] : REQUIRED_TOOLS;
+/** What the `--site` stand-ins run on the host (Debian's nginx, mariadb-server and the systemd socket helper). */
+const SITE_TOOLS = ["nginx", "mariadbd", "mariadb", "mariadb-dump", "systemd-socket-activate", "curl", "unshare"];
+
+async function missingTools(qemu: boolean, site: boolean): Promise<string[]> {
+  const tools = [...REQUIRED_TOOLS, ...(qemu ? ["qemu-system-aarch64"] : []), ...(site ? SITE_TOOLS : [])];
   const r = await execa("bash", ["-c", `for t in ${tools.join(" ")}; do command -v "$t" >/dev/null || echo "$t"; done`], { reject: false });
   return r.stdout.split("\n").filter(Boolean);
 }
@@ -71,20 +89,22 @@ async function missingTools(qemu: boolean): Promise<string[]> {
 export async function runBench(opts: BenchRunOptions): Promise<number> {
   const started = Date.now();
   const say = (line: string): void => void opts.out.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
-  const problems = shapeProblems({ pis: opts.pis, qemu: opts.qemu, models: opts.models, pid: process.pid });
+  const shape = { pis: opts.pis, qemu: opts.qemu, models: opts.models, pid: process.pid, site: opts.site ?? false };
+  const problems = shapeProblems(shape);
   if (process.getuid?.() !== 0) problems.push("the bench builds network namespaces: run it as root (sudo)");
-  const missing = await missingTools(opts.qemu > 0);
-  if (missing.length > 0) problems.push(`missing tools: ${missing.join(", ")} (sudo ./bench/up installs them)`);
+  const missing = await missingTools(opts.qemu > 0, opts.site ?? false);
+  if (missing.length > 0)
+    problems.push(`missing tools: ${missing.join(", ")} (sudo ./bench/up installs them${opts.site ? "; --site's stand-ins also need: apt-get install nginx mariadb-server mariadb-client" : ""})`);
   if (problems.length > 0) throw new BenchUsageError(problems);
 
   const gone = await removeLeftovers(opts.tmpDir);
   if (gone.namespaces.length + gone.runDirs.length > 0) say(`removed leftovers of earlier runs: ${[...gone.namespaces, ...gone.runDirs].join(", ")}`);
-  const layout = benchLayout({ pis: opts.pis, qemu: opts.qemu, models: opts.models, pid: process.pid });
+  const layout = benchLayout(shape);
   const runDir = join(opts.tmpDir, layout.runName);
   await mkdir(runDir, { recursive: true });
   let artifacts = opts.firmwareDir && opts.imageDir ? { firmwareDir: opts.firmwareDir, imageDir: opts.imageDir } : undefined;
   if (!artifacts) {
-    const prepared = await prepare(opts.cacheDir, say);
+    const prepared = await prepare(opts.cacheDir, opts.site ?? false, say);
     artifacts = { firmwareDir: opts.firmwareDir ?? prepared.firmwareDir, imageDir: opts.imageDir ?? prepared.imageDir };
   }
   const logsDir = opts.logsDir ?? join(runDir, "logs");
@@ -100,7 +120,8 @@ export async function runBench(opts: BenchRunOptions): Promise<number> {
     rail = new PowerRail(layout.pis, (pi) => (pi.kind === "qemu" ? qemu : protocol), (port, what) => say(`port ${port}: ${what}`));
     const powerRail = rail;
     rack.switch.on("poe", (port, powered) => void powerRail.set(port, powered));
-    return await watch(layout, rack, powerRail, opts, say);
+    const site = startSite(rack, say);
+    return await watch(layout, rack, powerRail, opts, say, site);
   } finally {
     say("tearing down the bench");
     await rail?.stopAll().catch(() => undefined);
@@ -109,8 +130,26 @@ export async function runBench(opts: BenchRunOptions): Promise<number> {
   }
 }
 
+/** Starts the `--site` stand-ins beside the booting Pis; resolves true once they serve (false: failed, said why). */
+function startSite(rack: BenchRack, say: (line: string) => void): Promise<boolean> | undefined {
+  const site = rack.layout.site;
+  if (!rack.site || !site) return undefined;
+  return rack.site.start().then(
+    () => {
+      const pub = rack.layout.namespaces.public;
+      say(`site ready: cdn ${site.cdn.name} http://[${site.cdn.publicAddress}]/ (Host: ${site.host}), db ${site.db.name}, web ${site.webPorts.map((p) => `port ${p}`).join(", ")}`);
+      say(`  from the public network: sudo ip netns exec ${pub} curl -gi -H 'Host: ${site.host}' 'http://[${site.cdn.publicAddress}]/'`);
+      return true;
+    },
+    (err: unknown) => {
+      say(`site failed: ${(err as Error).message}`);
+      return false;
+    },
+  );
+}
+
 /** Shows progress until done (exit) or aborted; returns the exit code. */
-async function watch(layout: BenchLayout, rack: BenchRack, rail: PowerRail, opts: BenchRunOptions, say: (line: string) => void): Promise<number> {
+async function watch(layout: BenchLayout, rack: BenchRack, rail: PowerRail, opts: BenchRunOptions, say: (line: string) => void, site?: Promise<boolean>): Promise<number> {
   const tty = opts.out.isTTY === true;
   const clock = new StageClock();
   const poweredSince = Date.now();
@@ -147,7 +186,8 @@ async function watch(layout: BenchLayout, rack: BenchRack, rail: PowerRail, opts
       if (tty) drawnLines = 0;
       say(`${up} of ${rows.length} Pis up${timedOut && !allSettled(rows) ? ` (gave up waiting after ${opts.timeoutMs / 1000} s)` : ""}`);
       opts.out.write(renderProgress(rows));
-      if (opts.exit) return up === rows.length ? 0 : 1;
+      const siteUp = site ? await site : true;
+      if (opts.exit) return up === rows.length && siteUp ? 0 : 1;
       say("the bench keeps running: Ctrl-C to take it down");
     }
     if (await aborted(opts.signal, tty ? 1000 : 500)) {
