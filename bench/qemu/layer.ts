@@ -4,7 +4,13 @@
  * directory, clones role Pis from). Each layer is recorded in `<cache>/golden/<golden key>/layers/<role>.json`
  * with a key covering what the build reads besides the golden image (the role's packages, the units it disables,
  * the files it deletes): a changed role definition rebuilds the layer, a changed golden image has another
- * directory altogether. An interrupted build leaves no record, so the next run builds again.
+ * directory altogether.
+ *
+ * The build runs detached and outlives the bench (`cleanup: false`): killed half-way it would leave proc and a
+ * bind mount of /dev inside its chroot, and a later recursive delete of that tree would reach into the host's
+ * /dev. So a bench that is stopped during the build leaves it running; `<role>.pending.json` names its key and
+ * pid, and the next run waits for that build, adopts the layer it finished (its times unknown), or builds again.
+ * Nothing is deleted while anything is mounted below the images directory.
  */
 import { createHash } from "node:crypto";
 import { execa } from "execa";
@@ -45,15 +51,55 @@ export function parseTimeOutput(text: string): number | undefined {
   return m ? Number(m[1]) + Number(m[2]) : undefined;
 }
 
+/** Mount points below `dir` (a chroot build in progress, or one killed half-way). */
+async function mountsUnder(dir: string): Promise<string[]> {
+  const mounts = await readFile("/proc/mounts", "utf8");
+  return mounts.split("\n").map((l) => (l.split(" ")[1] ?? "").replace(/\\040/g, " ")).filter((m) => m.startsWith(`${dir}/`));
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** What a started build leaves for the next run to find. */
+interface PendingBuild {
+  readonly key: string;
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly loadBefore: string;
+}
+
 /** Finds the cached layer of `role` on `golden` or builds it with `pirack workloads build`. */
 export async function ensureRoleLayer(golden: GoldenImage, role: Role, opts: { onLine?: (line: string) => void } = {}): Promise<RoleLayer> {
   const key = layerKey(golden, role);
   const recordDir = join(goldenDirOf(golden), "layers");
   const recordPath = join(recordDir, `${role.name}.json`);
+  const pendingPath = join(recordDir, `${role.name}.pending.json`);
   const path = join(golden.imagesDir, `${golden.name}+${role.name}`);
   const cached = await readFile(recordPath, "utf8").then((t) => JSON.parse(t) as RoleLayer, () => undefined);
   if (cached?.key === key) return { ...cached, cacheHit: true };
 
+  const pending = await readFile(pendingPath, "utf8").then((t) => JSON.parse(t) as PendingBuild, () => undefined);
+  if (pending && isAlive(pending.pid)) {
+    opts.onLine?.(`an earlier run's build of the ${role.name} layer (pid ${pending.pid}, started ${pending.startedAt}) is still running: waiting for it`);
+    while (isAlive(pending.pid)) await new Promise((r) => setTimeout(r, 5000));
+  }
+  const manifest = await readFile(join(path, "etc/pirack/layer.json"), "utf8").then((t) => JSON.parse(t) as { role?: string }, () => undefined);
+  if (pending?.key === key && manifest?.role === role.name) {
+    // A finished build of this key whose bench stopped waiting: the rename into place is its last step.
+    const adopted: RoleLayer = { role: role.name, key, goldenKey: golden.key, path, buildSeconds: Number.NaN, cpuSeconds: Number.NaN, loadBefore: pending.loadBefore, builtAt: pending.startedAt, cacheHit: false };
+    await writeRecord(recordPath, adopted);
+    await rm(pendingPath, { force: true });
+    return { ...adopted, cacheHit: true };
+  }
+
+  const mounted = await mountsUnder(golden.imagesDir);
+  if (mounted.length > 0) throw new OperationError("LAYER_MOUNTS_LEFT", `refusing to rebuild the ${role.name} layer: ${mounted.join(", ")} still mounted (an interrupted chroot build); unmount them first`);
   // No record or another key: whatever layer is there is stale or half-built. Drop it (and the record) first.
   await rm(recordPath, { force: true });
   await rm(path, { recursive: true, force: true });
@@ -61,43 +107,61 @@ export async function ensureRoleLayer(golden: GoldenImage, role: Role, opts: { o
   const work = join(recordDir, `${role.name}.build`);
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
-  try {
-    const config = join(work, "rack.yaml");
-    await writeFile(config, renderBuildConfig(golden.imagesDir, work));
-    const loadBefore = (await execa("uptime", { reject: false })).stdout.trim();
-    const cli = new URL("../../bin/pirack.mjs", import.meta.url).pathname;
-    const started = Date.now();
-    // /usr/bin/time reports the CPU of the whole tree (apt, dpkg and every qemu-user process it started).
-    const child = execa("/usr/bin/time", ["-f", "pirack-time %U %S", "node", cli, "workloads", "build", role.name, "--config", config], { reject: false, all: true });
-    let tail: string[] = [];
-    child.all?.on("data", (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n")) {
-        if (!line.trim()) continue;
-        tail = [...tail.slice(-40), line];
-        opts.onLine?.(line);
-      }
-    });
-    const r = await child;
-    const buildSeconds = (Date.now() - started) / 1000;
-    if (r.exitCode !== 0) throw new OperationError("LAYER_BUILD_FAILED", `pirack workloads build ${role.name} exited with ${r.exitCode}: ${tail.slice(-15).join("\n")}`);
-    const layer: RoleLayer = {
-      role: role.name,
-      key,
-      goldenKey: golden.key,
-      path,
-      buildSeconds,
-      cpuSeconds: parseTimeOutput(String(r.all ?? "")) ?? Number.NaN,
-      loadBefore,
-      builtAt: new Date().toISOString(),
-      cacheHit: false,
-    };
-    await writeFile(`${recordPath}.tmp`, `${JSON.stringify(layer, null, 2)}\n`);
-    await rename(`${recordPath}.tmp`, recordPath);
-    return layer;
-  } catch (err) {
-    await rm(path, { recursive: true, force: true });
-    throw err;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  const config = join(work, "rack.yaml");
+  await writeFile(config, renderBuildConfig(golden.imagesDir, work));
+  const loadBefore = (await execa("uptime", { reject: false })).stdout.trim();
+  const cli = new URL("../../bin/pirack.mjs", import.meta.url).pathname;
+  const started = Date.now();
+  const logPath = join(recordDir, `${role.name}.build.log`);
+  await writeFile(logPath, "");
+  // /usr/bin/time reports the CPU of the whole tree (apt, dpkg and every qemu-user process it started).
+  const child = execa("/usr/bin/time", ["-f", "pirack-time %U %S", process.execPath, cli, "workloads", "build", role.name, "--config", config], {
+    reject: false,
+    cleanup: false,
+    detached: true,
+    stdin: "ignore",
+    // One file for both streams, appended to, so neither overwrites the other.
+    stdout: { file: logPath, append: true },
+    stderr: { file: logPath, append: true },
+  });
+  await writeRecord(pendingPath, { key, pid: child.pid ?? 0, startedAt: new Date(started).toISOString(), loadBefore } satisfies PendingBuild);
+  const follow = followLog(logPath, opts.onLine);
+  const r = await child;
+  const output = await follow.stop();
+  const buildSeconds = (Date.now() - started) / 1000;
+  await rm(pendingPath, { force: true });
+  await rm(work, { recursive: true, force: true });
+  if (r.exitCode !== 0) throw new OperationError("LAYER_BUILD_FAILED", `pirack workloads build ${role.name} exited with ${r.exitCode}: ${output.trim().split("\n").slice(-15).join("\n")}`);
+  const layer: RoleLayer = { role: role.name, key, goldenKey: golden.key, path, buildSeconds, cpuSeconds: parseTimeOutput(output) ?? Number.NaN, loadBefore, builtAt: new Date().toISOString(), cacheHit: false };
+  await writeRecord(recordPath, layer);
+  return layer;
+}
+
+async function writeRecord(path: string, value: object): Promise<void> {
+  await writeFile(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}
+
+/** Passes each new line of a growing log to `onLine`; `stop()` returns the whole text. */
+function followLog(path: string, onLine?: (line: string) => void): { stop(): Promise<string> } {
+  let seen = 0;
+  let partial = "";
+  const poll = async (): Promise<string> => {
+    const text = await readFile(path, "utf8").catch(() => "");
+    const fresh = partial + text.slice(seen);
+    seen = text.length;
+    const lines = fresh.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) if (line.trim()) onLine?.(line);
+    return text;
+  };
+  const timer = setInterval(() => void poll(), 1000);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      const text = await poll();
+      if (partial.trim()) onLine?.(partial);
+      return text;
+    },
+  };
 }

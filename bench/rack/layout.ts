@@ -43,6 +43,9 @@ export interface SiteStandIn {
   readonly name: string;
   readonly namespace: string;
   readonly publicAddress: string;
+  /** The port's storage VLAN and the fileserver's end of its /30 (pirack serves DHCP there; nothing asks). */
+  readonly vlan: number;
+  readonly serverAddress: string;
 }
 
 /** The site of `--site`: every QEMU Pi a web Pi, one db and one cdn stand-in on the ports after the shelf. */
@@ -147,6 +150,8 @@ export function benchLayout(shape: BenchShape): BenchLayout {
     name: `bench-${role}`,
     namespace: `${runName}-${role}`,
     publicAddress: formatIpv6(first + BigInt(port - 1), style),
+    vlan: firstVlan + port - 1,
+    serverAddress: formatIpv4(base + 4 * (port - 1) + 1),
   });
   const site: BenchSite | undefined = shape.site
     ? { url: BENCH_SITE_URL, host: new URL(BENCH_SITE_URL).hostname, webPorts: pis.filter((p) => p.kind === "qemu").map((p) => p.port), db: standIn(shape.pis + 1, "db"), cdn: standIn(shape.pis + 2, "cdn") }

@@ -75,7 +75,7 @@ export function wiringSettings(
   fileserverPort: number,
   publicVlan: number,
   vlans: readonly PortVlans[],
-  standIns: readonly string[] = [],
+  standIns: readonly { port: number; vlan: number; role: string }[] = [],
 ): { name: string; setting: OvsPortSetting }[] {
   const byPort = new Map(vlans.map((v) => [v.port, v]));
   const none = (port: number): PortVlans => ({ port, pvid: 0, untagged: [], tagged: [] });
@@ -87,7 +87,11 @@ export function wiringSettings(
     ]),
     // The upstream router's port: not a port pirack manages, an access port of the public VLAN.
     { name: ovsPortName.public, setting: { vlanMode: "access", tag: publicVlan, trunks: [] } },
-    // `--site`'s db and cdn: hosts on the public VLAN, not behind a managed port (see layout.ts SiteStandIn).
-    ...standIns.map((name) => ({ name, setting: { vlanMode: "access" as const, tag: publicVlan, trunks: [] } })),
+    // `--site`'s db and cdn: hosts on the public VLAN, not behind a managed port (see layout.ts SiteStandIn);
+    // their ports' fileserver `eth0.N` exist (pirack serves every port) and follow the trunk as for a Pi.
+    ...standIns.flatMap((s) => [
+      { name: ovsPortName.standIn(s.role), setting: { vlanMode: "access" as const, tag: publicVlan, trunks: [] } },
+      { name: ovsPortName.fileserver(s.port), setting: fileserverVlanSetting(trunk, s.vlan, parkingVlan(2 * (s.port - 1) + 1)) },
+    ]),
   ];
 }

@@ -90,12 +90,15 @@ export class BenchRack {
       await veth({ ns: ns.switch, name: ovsPortName.fileserver(pi.port) }, { ns: ns.fileserver, name: `eth0.${pi.vlan}`, addresses: [`${pi.serverAddress}/30`] });
       await veth({ ns: ns.switch, name: ovsPortName.pi(pi.port) }, { ns: pi.namespace, name: "eth0", mac: pi.mac });
     }
-    for (const s of standIns) await veth({ ns: ns.switch, name: ovsPortName.standIn(s.role) }, { ns: s.namespace, name: "eth0", addresses: [`${s.publicAddress}/64`] });
+    for (const s of standIns) {
+      await veth({ ns: ns.switch, name: ovsPortName.standIn(s.role) }, { ns: s.namespace, name: "eth0", addresses: [`${s.publicAddress}/64`] });
+      await veth({ ns: ns.switch, name: ovsPortName.fileserver(s.port) }, { ns: ns.fileserver, name: `eth0.${s.vlan}`, addresses: [`${s.serverAddress}/30`] });
+    }
 
     inputs.say(`simulated PoE switch (SNMP agent ${layout.management.switchAddress}:161, ${layout.switch.ports} ports, fileserver on ${layout.switch.fileserverPort})`);
     this.undo.push(() => this.switch.stop());
     const ovs = this.ovs;
-    const settings = () => wiringSettings(layout.pis, layout.switch.fileserverPort, layout.public.vlan, this.switch.vlans, standIns.map((s) => ovsPortName.standIn(s.role)));
+    const settings = () => wiringSettings(layout.pis, layout.switch.fileserverPort, layout.public.vlan, this.switch.vlans, standIns);
     await this.switch.start(layout, join(inputs.logsDir, "switch.log"));
     await ovs.addPorts(settings());
     this.switch.on("vlans", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfigText } from "../../appliance/config.ts";
 import { planRack } from "../../appliance/plan.ts";
 import { benchLayout, shapeProblems } from "./layout.ts";
-import { ovsPortName, wiringSettings } from "./ovs-ports.ts";
+import { ovsPortName, parkingVlan, wiringSettings } from "./ovs-ports.ts";
 import { renderBenchRackYaml } from "./rack-config.ts";
 
 const paths = { firmware: "/fw", exports: "/run/export", images: "/cache/images", state: "/run/state", image: "bookworm-arm64" };
@@ -15,7 +15,7 @@ describe("bench --site", () => {
       url: "http://www.bench.pirack.test",
       host: "www.bench.pirack.test",
       webPorts: [1],
-      db: { port: 3, role: "db", name: "bench-db", namespace: "pirack-bench-4242-db", publicAddress: "2a00:1098:0:84:1000:1::4" },
+      db: { port: 3, role: "db", name: "bench-db", namespace: "pirack-bench-4242-db", publicAddress: "2a00:1098:0:84:1000:1::4", vlan: 12, serverAddress: "10.46.189.9" },
       cdn: { port: 4, role: "cdn", name: "bench-cdn", namespace: "pirack-bench-4242-cdn", publicAddress: "2a00:1098:0:84:1000:1::5" },
     });
     expect(layout.switch.fileserverPort).toBe(24);
@@ -43,8 +43,10 @@ describe("bench --site", () => {
     expect(planRack(r.config).ports.find((p) => p.port === 2)?.role).toBe("none");
   });
 
-  it("wires the stand-ins as access ports of the public VLAN", () => {
-    const s = wiringSettings([{ port: 1, vlan: 10 }], 24, 131, [], [ovsPortName.standIn("db"), ovsPortName.standIn("cdn")]);
-    expect(s.slice(-3).map((x) => `${x.name}=${x.setting.vlanMode}:${x.setting.tag}`)).toEqual(["pub=access:131", "site-db=access:131", "site-cdn=access:131"]);
+  it("wires the stand-ins as access ports of the public VLAN; their ports' eth0.N follow the trunk", () => {
+    const trunk = { port: 24, pvid: 1, untagged: [1], tagged: [10, 11] };
+    const s = wiringSettings([{ port: 1, vlan: 10 }], 24, 131, [trunk], [{ port: 2, vlan: 11, role: "db" }, { port: 3, vlan: 12, role: "cdn" }]);
+    expect(s.slice(-5).map((x) => `${x.name}=${x.setting.vlanMode}:${x.setting.tag}`)).toEqual(["pub=access:131", "site-db=access:131", "fs2=access:11", "site-cdn=access:131", `fs3=access:${parkingVlan(5)}`]);
+    expect(ovsPortName.standIn("cdn")).toBe("site-cdn");
   });
 });
