@@ -105,7 +105,7 @@ export function registerRootfsCommands(program: Command): void {
       const log = await cliLogger();
       const metrics = new MetricsRegistry();
       await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics, only: ["roots", "exports"] }, async (app) => {
-        const pis = piRootSpecs(app.plan, config.public.vlan);
+        const pis = piRootSpecs(app.plan, config);
         if (pis.length === 0) process.stdout.write(`no enrolled Pis (none listed under pis:, none learned in ${config.paths.state}): nothing to sync\n`);
         const report = await app.reconciler.request("roots sync");
         for (const a of report.applied) process.stdout.write(`${a.description}\n`);
@@ -128,7 +128,7 @@ export function registerRootfsCommands(program: Command): void {
       const log = await cliLogger();
       const metrics = new MetricsRegistry();
       await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics, only: ["roots", "exports"] }, async (app) => {
-        const pis = piRootSpecs(app.plan, config.public.vlan);
+        const pis = piRootSpecs(app.plan, config);
         if (!pis.some((p) => p.port === port)) {
           throw new CliFailure(`port ${portText} has no enrolled Pi in ${opts.config} (listed or learned: ${pis.map((p) => p.port).join(", ") || "none"})`, EXIT_CONFIG);
         }

@@ -127,7 +127,7 @@ export async function openAppliance(config: Config, deps: RackDeps & Pick<Applia
 /** Resets one enrolled Pi's root to golden (old root kept aside) under the pass lock, then re-exports. */
 export async function rebuildPort(app: Appliance, port: number, deps: Pick<RackDeps, "log" | "metrics">): Promise<{ path: string; oldPath: string | undefined; strategy: string }> {
   const config = app.config;
-  const pis = piRootSpecs(app.plan, config.public.vlan);
+  const pis = piRootSpecs(app.plan, config);
   const result = await app.reconciler.exclusive(() => rebuildRoot({ ...rootStoreOptions(config), pis, port }, { log: deps.log, run: createCommandRunner(), metrics: deps.metrics }));
   await app.reconciler.request(`root of port ${port} rebuilt`);
   return { path: result.path, oldPath: result.oldPath, strategy: result.strategy };

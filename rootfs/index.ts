@@ -4,7 +4,7 @@ export { createCommandRunner } from "./command.ts";
 export { renderProgressLine } from "./progress.ts";
 export { checkPiRootSpec, isMachineId, publicInterfaceName, renderFstab, renderHostname, renderHosts, renderMachineId, renderPublicInterface, renderRootFiles } from "./render.ts";
 export type { RootFile } from "./render.ts";
-export { oldPathFor, planOldRootPruning, tempPathFor, WORK_DIR } from "./layout.ts";
+export { LAYER_MANIFEST, oldPathFor, planOldRootPruning, tempPathFor, WORK_DIR } from "./layout.ts";
 export { chooseCloneStrategy, fsTypeName, fsTypeOf } from "./filesystem.ts";
 export type { StrategyChoice } from "./filesystem.ts";
 export { cloneTree, removeTree } from "./clone.ts";

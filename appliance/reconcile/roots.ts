@@ -1,11 +1,11 @@
 /**
  * Pi roots and their NFS exports as reconciler subsystems, joined here (the composition root) so that rootfs
- * never needs the exports module. Roots first: every enrolled Pi gets a copy-on-write clone of the golden
- * image, customised; then exports: exactly the roots that exist, each to its Pi only. Both plan one action per
+ * never needs the exports module. Roots first: every enrolled Pi gets a copy-on-write clone of its image (the
+ * role layer `<image>+<role>`, or the golden image for role none), customised; then exports: exactly the roots that exist, each to its Pi only. Both plan one action per
  * Pi and carry out exactly what they planned.
  */
 import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Config } from "../config.ts";
 import { OperationError } from "../../lib/errors.ts";
 import type { MetricsRegistry } from "../../lib/metrics.ts";
@@ -28,24 +28,32 @@ import {
   type SyncReport,
   type SyncRootsOptions,
 } from "../../rootfs/index.ts";
+import { clusterHosts, roleImageName } from "../../workloads/index.ts";
 import type { Action, ActionOutcome, BoundSubsystem } from "./reconciler.ts";
 
-/** The roots of enrolled Pis, as the rootfs module takes them. */
-export function piRootSpecs(plan: RackPlan, publicVlan: number): PiRootSpec[] {
+/** The roots of enrolled Pis, as the rootfs module takes them: each cloned from its role's layer (golden for none). */
+export function piRootSpecs(plan: RackPlan, config: Pick<Config, "public" | "paths" | "image">): PiRootSpec[] {
+  const cluster = plan.workloads.cluster;
   return plan.ports
     .filter((p) => p.enrolled)
-    .map((p) => ({
-      port: p.port,
-      name: p.name,
-      hostname: p.name,
-      piAddress: p.piAddress,
-      serverAddress: p.serverAddress,
-      netmask: p.netmask,
-      publicVlan,
-      publicAddress: `${p.publicAddress}/${p.publicPrefixLength}`,
-      publicGateway: p.publicGateway,
-      exportPath: p.exportPath,
-    }));
+    .map((p) => {
+      const roleNode = cluster.nodes.some((n) => n.port === p.port);
+      return {
+        port: p.port,
+        name: p.name,
+        hostname: p.name,
+        piAddress: p.piAddress,
+        serverAddress: p.serverAddress,
+        netmask: p.netmask,
+        publicVlan: config.public.vlan,
+        publicAddress: `${p.publicAddress}/${p.publicPrefixLength}`,
+        publicGateway: p.publicGateway,
+        exportPath: p.exportPath,
+        // A role node's /etc/hosts names every other role node on the public VLAN (workloads/render.ts).
+        ...(roleNode ? { extraHosts: clusterHosts(cluster, p.name) } : {}),
+        ...(p.role !== "none" ? { imagePath: join(config.paths.images, roleImageName(config.image, p.role)), layer: p.role } : {}),
+      };
+    });
 }
 
 /** Root store options from the config: golden image path; no btrfs snapshots under nfs-ganesha 4.3 (it cannot export them). */
@@ -87,9 +95,13 @@ export interface RootsDeps {
 /** A root action as the reconciler lists it: one Pi, in words an operator reads. */
 export type RootsAction = Action & { readonly kind: RootAction["kind"]; readonly port: number; readonly root: RootAction; readonly spec: PiRootSpec };
 
-/** Says a root action for the pass report, e.g. `clone root 10.46.189.6 (port 2) from bookworm-arm64`. */
-export function describeRootStep(a: RootAction, spec: PiRootSpec, image: string): string {
+/** The image name a Pi's root is cloned from: `bookworm-arm64+web`, or the golden image's name. */
+export const imageNameOf = (spec: PiRootSpec, golden: string): string => (spec.imagePath ? basename(spec.imagePath) : golden);
+
+/** Says a root action for the pass report, e.g. `clone root 10.46.189.6 (port 2) from bookworm-arm64+web`. */
+export function describeRootStep(a: RootAction, spec: PiRootSpec, golden: string): string {
   const pi = `${spec.piAddress} (port ${spec.port})`;
+  const image = imageNameOf(spec, golden);
   switch (a.kind) {
     case "createRoot":
       return `clone root ${pi} from ${image}`;
@@ -101,7 +113,30 @@ export function describeRootStep(a: RootAction, spec: PiRootSpec, image: string)
       return `generate SSH host keys in root ${pi}`;
     case "writeMachineId":
       return `write a machine-id in root ${pi}`;
+    case "imageMissing":
+      return `clone root ${pi} from ${image}`;
+    case "rebuildNeeded":
+      return `rebuild root ${pi} from ${image}`;
   }
+}
+
+/**
+ * Why a root cannot be made or kept as its Pi's role wants, in words an operator acts on; these actions are
+ * problems the pass reports as failed (every pass, until the operator acts), never carried out silently.
+ */
+export function rootProblem(a: RootAction & { kind: "imageMissing" | "rebuildNeeded" }, spec: PiRootSpec, golden: string): OperationError {
+  const image = imageNameOf(spec, golden);
+  if (a.kind === "imageMissing") {
+    return spec.layer
+      ? new OperationError("LAYER_NOT_BUILT", `layer ${image} not built: pirack workloads build ${spec.layer}`)
+      : new OperationError("IMAGE_NOT_FOUND", `golden image ${image} not built: pirack image build`);
+  }
+  const has = a.has === undefined ? `the golden image (role none)` : `the ${a.has} layer`;
+  const wants = a.wants === undefined ? "role none" : `role ${a.wants}`;
+  return new OperationError(
+    "ROOT_REBUILD_NEEDED",
+    `rebuild needed: root of port ${spec.port} was cloned from ${has}; ${wants} needs ${image} (its packages differ): pirack roots rebuild ${spec.port} (the old root is kept aside)`,
+  );
 }
 
 /** Roots: one action per Pi and step (clone a missing root, repair a drifted file, make a missing identity). */
@@ -111,7 +146,7 @@ export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
   return {
     name: "roots",
     async planFor(plan) {
-      const specs = piRootSpecs(plan, deps.config().public.vlan);
+      const specs = piRootSpecs(plan, deps.config());
       if (specs.length === 0) return [];
       const s = store();
       const byPort = new Map(specs.map((p) => [p.port, p]));
@@ -122,10 +157,11 @@ export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
     },
     async apply(action) {
       const { root, spec } = action as RootsAction;
+      if (root.kind === "imageMissing" || root.kind === "rebuildNeeded") throw rootProblem(root, spec, deps.config().image);
       const result = await store().applyActions([spec], [root]);
       for (const a of result.applied) if (a.kind === "createRoot") deps.onRootCreated?.(a.port);
       const failure = result.failed[0];
-      if (failure) throw new OperationError("ROOT_ACTION_FAILED", describeRootAction(failure.action), { cause: failure.error });
+      if (failure) throw new OperationError("ROOT_ACTION_FAILED", `${describeRootAction(failure.action)}: ${failure.error.message}`, { cause: failure.error });
     },
   };
 }
@@ -178,7 +214,7 @@ export function exportsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
     async planFor(plan) {
       const backend = exportsBackendFor(deps.config(), deps.sysroot, deps);
       if (!backend) return [];
-      const desired = await readyExports(piRootSpecs(plan, deps.config().public.vlan));
+      const desired = await readyExports(piRootSpecs(plan, deps.config()));
       const observed = await backend.observe();
       const steps = backend.plan(desired, observed);
       if (steps.length === 0) return [];
