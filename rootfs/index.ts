@@ -10,7 +10,7 @@ export type { StrategyChoice } from "./filesystem.ts";
 export { cloneTree, removeTree } from "./clone.ts";
 export { describeRootAction, planRoots } from "./roots-plan.ts";
 export type { ObservedRoot, RootAction } from "./roots-plan.ts";
-export { RootStore } from "./roots.ts";
+export { readRootLayer, RootStore } from "./roots.ts";
 export type { RebuildResult, RootsApplyResult, RootStoreOptions } from "./roots.ts";
 export { buildImage, DEFAULT_MIRROR, importImage } from "./image.ts";
 export type { ImageBuildOptions, ImageImportOptions, ImageResult } from "./image.ts";

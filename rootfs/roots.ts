@@ -64,6 +64,9 @@ const isDirectory = (p: string): Promise<boolean> =>
     () => false,
   );
 
+/** The layer a root in place was cloned from (its `etc/pirack/layer.json` role); undefined: the golden image. */
+export const readRootLayer = async (root: string): Promise<string | undefined> => layerOf(await readRootFile(root, LAYER_MANIFEST));
+
 /** The role a layer manifest names (undefined: no manifest, the golden image; unreadable: "unknown"). */
 function layerOf(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
@@ -95,7 +98,7 @@ export class RootStore {
         if (isRoot) for (const f of renderRootFiles(spec)) files[f.path] = await readRootFile(root, f.path);
         const tmpDir = tempDirFor(root);
         const staleTemps = (await readdirOrEmpty(tmpDir)).filter((e) => isTempFor(root, e)).map((e) => join(tmpDir, e));
-        const layer = isRoot ? layerOf(await readRootFile(root, LAYER_MANIFEST)) : undefined;
+        const layer = isRoot ? await readRootLayer(root) : undefined;
         return {
           port: spec.port,
           exportPath: root,

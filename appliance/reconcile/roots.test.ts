@@ -67,7 +67,7 @@ describe("export changes per Pi", () => {
     ["/export/10.46.189.2", 1],
     ["/export/10.46.189.6", 2],
   ]);
-  const portOf = (p: string) => ports.get(p);
+  const portOf = (e: { path: string }) => ports.get(e.path);
   it("lists each Pi whose export is added or dropped, and nothing when the file already lists them", () => {
     const one = { path: "/export/10.46.189.2", clientAddress: "10.46.189.2" };
     const two = toExportSpec(spec);

@@ -4,7 +4,7 @@
  * role layer `<image>+<role>`, or the golden image for role none), customised; then exports: exactly the roots that exist, each to its Pi only. Both plan one action per
  * Pi and carry out exactly what they planned.
  */
-import { stat } from "node:fs/promises";
+import { chown, mkdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Config } from "../config.ts";
 import { OperationError } from "../../lib/errors.ts";
@@ -28,7 +28,7 @@ import {
   type SyncReport,
   type SyncRootsOptions,
 } from "../../rootfs/index.ts";
-import { clusterHosts, roleImageName } from "../../workloads/index.ts";
+import { clusterHosts, roleImageName, WWW_DATA_ID } from "../../workloads/index.ts";
 import type { Action, ActionOutcome, BoundSubsystem } from "./reconciler.ts";
 
 /** The roots of enrolled Pis, as the rootfs module takes them: each cloned from its role's layer (golden for none). */
@@ -180,17 +180,17 @@ export function exportsBackendFor(config: Config, sysroot: string, deps: Pick<Ro
   );
 }
 
-/** An exports action as the reconciler lists it: per Pi, carrying the backend's planned steps they share. */
-export type ExportsAction = Action & { readonly steps: readonly ExportAction[] };
+/** An exports action as the reconciler lists it: per Pi, carrying the backend's planned steps (and share directories to make) they share. */
+export type ExportsAction = Action & { readonly steps: readonly ExportAction[]; readonly shares: readonly string[] };
 
 /** Per-Pi lines of what the planned exports change: `export /export/10.46.189.6 to 10.46.189.6 (port 2)`. */
-export function exportChanges(desired: readonly ExportSpec[], observed: ObservedExports, portOf: (path: string) => number | undefined): { kind: string; subject: string; description: string }[] {
+export function exportChanges(desired: readonly ExportSpec[], observed: ObservedExports, portOf: (e: ExportSpec) => number | undefined): { kind: string; subject: string; description: string }[] {
   const listed = observed.file ?? [];
   const key = (e: ExportSpec) => `${e.path} ${e.clientAddress}`;
   const have = new Set(listed.map(key));
   const want = new Set(desired.map(key));
   const where = (e: ExportSpec) => {
-    const port = portOf(e.path);
+    const port = portOf(e);
     return port === undefined ? e.clientAddress : `${e.clientAddress} (port ${port})`;
   };
   return [
@@ -199,11 +199,41 @@ export function exportChanges(desired: readonly ExportSpec[], observed: Observed
   ];
 }
 
-/** Exports of exactly the roots that exist, each to its own Pi: one action per Pi, written as one file. */
+/** Shared directories the roles mount (the web uploads), each exported to its clients only. */
+export type ShareSpec = ExportSpec & { readonly options: readonly string[] };
+
+/** Owner of a share directory: www-data (uid/gid 33, fixed by Debian's base-passwd), as the export squashes to. */
+export const SHARE_OWNER = { uid: WWW_DATA_ID, gid: WWW_DATA_ID } as const;
+
+/** Share directories that are missing or not owned by www-data. */
+async function sharesToMake(shares: readonly ShareSpec[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of [...new Set(shares.map((s) => s.path))]) {
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isDirectory() || st.uid !== SHARE_OWNER.uid || st.gid !== SHARE_OWNER.gid) out.push(path);
+  }
+  return out;
+}
+
+/** Makes a share directory (0755, www-data); an existing one keeps its contents, only its owner is set. */
+async function makeShare(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o755 });
+  await chown(path, SHARE_OWNER.uid, SHARE_OWNER.gid);
+}
+
+/**
+ * Exports of exactly the roots that exist, each to its own Pi, and the roles' shares (the web uploads, to each
+ * web Pi's storage address, squashed to www-data): one action per change, written as one file. A share's
+ * directory is made (owner www-data 33:33) before the file that exports it is applied.
+ */
 export function exportsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
-  const applySteps = async (steps: readonly ExportAction[]): Promise<void> => {
+  const applySteps = async (steps: readonly ExportAction[], shares: readonly string[]): Promise<void> => {
     const backend = exportsBackendFor(deps.config(), deps.sysroot, deps);
     if (!backend) return;
+    for (const path of shares) {
+      await makeShare(path);
+      deps.log.info({ path, owner: "www-data" }, "share directory made");
+    }
     const result = await backend.applyActions(steps);
     if (result.failed.length > 0) {
       throw new OperationError("EXPORTS_INCOMPLETE", result.failed.map((f) => `${describeExportAction(f.action)}: ${f.error.message}`).join("; "));
@@ -214,22 +244,26 @@ export function exportsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
     async planFor(plan) {
       const backend = exportsBackendFor(deps.config(), deps.sysroot, deps);
       if (!backend) return [];
-      const desired = await readyExports(piRootSpecs(plan, deps.config()));
+      const shares: ShareSpec[] = [...plan.workloads.shares];
+      const desired = [...(await readyExports(piRootSpecs(plan, deps.config()))), ...shares];
       const observed = await backend.observe();
       const steps = backend.plan(desired, observed);
-      if (steps.length === 0) return [];
-      const ports = new Map(plan.ports.map((p) => [p.exportPath, p.port]));
-      const perPi = exportChanges(desired, observed, (path) => ports.get(path));
+      const make = await sharesToMake(shares);
+      if (steps.length === 0 && make.length === 0) return [];
+      const roots = new Map(plan.ports.map((p) => [p.exportPath, p.port]));
+      const clients = new Map(plan.ports.map((p) => [p.piAddress, p.port]));
+      const perPi = exportChanges(desired, observed, (e) => roots.get(e.path) ?? clients.get(e.clientAddress));
       // The file or the server's live table is out of line without any Pi's export changing (a reload is due).
-      const lines = perPi.length > 0 ? perPi : steps.map((st) => ({ kind: st.kind, subject: backend.kind, description: describeExportAction(st) }));
-      return lines.map((l): ExportsAction => ({ ...l, steps }));
+      const lines = perPi.length > 0 || steps.length === 0 ? perPi : steps.map((st) => ({ kind: st.kind, subject: backend.kind, description: describeExportAction(st) }));
+      const dirs = make.map((path) => ({ kind: "makeShare", subject: path, description: `make share ${path} (owner www-data 33:33)` }));
+      return [...dirs, ...lines].map((l): ExportsAction => ({ ...l, steps, shares: make }));
     },
-    apply: (action) => applySteps((action as ExportsAction).steps),
+    apply: (action) => applySteps((action as ExportsAction).steps, (action as ExportsAction).shares),
     async applyAll(actions): Promise<ActionOutcome[]> {
       // Every action of a pass shares the same planned steps: one file write and one reload for all of them.
-      const steps = (actions[0] as ExportsAction | undefined)?.steps ?? [];
+      const first = actions[0] as ExportsAction | undefined;
       try {
-        await applySteps(steps);
+        await applySteps(first?.steps ?? [], first?.shares ?? []);
         return actions.map((action) => ({ action }));
       } catch (error) {
         return actions.map((action) => ({ action, error }));
