@@ -3,8 +3,9 @@
  * layer (`bookworm-arm64+web`, built and cached by the bench beside the golden image) and renders its workload
  * files; the Pi netboots through Open vSwitch and runs nginx, php-fpm, HAProxy and Debian's WordPress under QEMU;
  * the db (mariadbd) and the cdn (nginx) are Debian's daemons on the host, in namespaces on the public VLAN, with
- * the files pirack's renderers make. WordPress is installed over HTTP through the CDN, then a page through the
- * CDN is 200 with `X-Served-By: bench-01` (the Pi), `X-Cache` MISS then HIT.
+ * the files pirack's renderers make. WordPress is installed over HTTP on the Pi (under emulation the install takes
+ * longer than the CDN's 30 s proxy_read_timeout), the page is rendered once on the Pi (PHP's opcache warms up), then
+ * the page through the CDN is 200 with `X-Served-By: bench-01` (the Pi), `X-Cache` MISS then HIT.
  *
  * Time-boxed. Preparing the cache (golden image, web layer) may take up to PIRACK_BENCH_SITE_PREP_S (default
  * 3,000 s): past it the tests are skipped, saying what was still being built (the build goes on detached and is
@@ -154,7 +155,7 @@ describe.skipIf(skip !== "")(`the site on the bench: a QEMU web Pi behind the CD
     expect(await readFile(join(root, "etc/nginx/nginx.conf"), "utf8")).toContain(PI);
   }, 60_000);
 
-  it("installs WordPress over HTTP through the CDN (admin goes to the web Pi)", async (ctx) => {
+  it("installs WordPress over HTTP on the web Pi", async (ctx) => {
     if (skipped) ctx.skip(skipped);
     // nginx, php-fpm and HAProxy on the Pi start after sshd does; /pirack-health is 200 once PHP reaches the db.
     enter("web Pi health");
@@ -162,7 +163,7 @@ describe.skipIf(skip !== "")(`the site on the bench: a QEMU web Pi behind the CD
     enter("WordPress install");
     const form = new URLSearchParams({ weblog_title: "pirack bench site", user_name: "admin", admin_password: "Adm1n-pass-word", admin_password2: "Adm1n-pass-word", admin_email: "admin@bench.pirack.test", blog_public: "1", pw_weak: "1", language: "" });
     const left = Math.max(60, Math.floor((boxEnds - Date.now()) / 1000));
-    const r = await get(`http://[${CDN}]/wp-admin/install.php?step=2`, { data: form.toString(), maxTime: left });
+    const r = await get(`http://[${WEB}]/wp-admin/install.php?step=2`, { data: form.toString(), maxTime: left });
     if (r.status === 0 && Date.now() > boxEnds) throw await overrun("installing WordPress (install.php?step=2)");
     expect(r.status, `${r.error}\n${r.body.slice(0, 2000)}`).toBe(200);
     expect(r.body).toContain("Success!");
@@ -171,8 +172,13 @@ describe.skipIf(skip !== "")(`the site on the bench: a QEMU web Pi behind the CD
 
   it("serves a page through the CDN: 200, X-Served-By names the Pi, X-Cache MISS then HIT", async (ctx) => {
     if (skipped) ctx.skip(skipped);
-    enter("pages");
-    const left = Math.max(60, Math.floor((boxEnds - Date.now()) / 1000));
+    enter("page warm-up on the Pi");
+    let left = Math.max(60, Math.floor((boxEnds - Date.now()) / 1000));
+    const warm = await get(`http://[${WEB}]/?p=1`, { maxTime: left });
+    if (warm.status === 0 && Date.now() > boxEnds) throw await overrun("rendering the page on the Pi (opcache warm-up)");
+    expect(warm.status, `${warm.error}\n${warm.body.slice(0, 2000)}`).toBe(200);
+    enter("pages through the CDN");
+    left = Math.max(60, Math.floor((boxEnds - Date.now()) / 1000));
     const first = await get(`http://[${CDN}]/?p=1`, { maxTime: left });
     if (first.status === 0 && Date.now() > boxEnds) throw await overrun("fetching the first page through the CDN");
     expect(first.status, `${first.error}\n${first.body.slice(0, 2000)}`).toBe(200);
