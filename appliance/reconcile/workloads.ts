@@ -14,6 +14,7 @@ import { readRootLayer } from "../../rootfs/index.ts";
 import {
   applyWorkloadFiles,
   loadOrCreateSecrets,
+  placeholderSecrets,
   planWorkloadFiles,
   readSecrets,
   renderNode,
@@ -70,8 +71,8 @@ async function renderWithStoredSecrets(a: WorkloadsAction & { kind: "writeWorklo
 }
 
 /** `write 7 workload files, remove 1 in root 10.46.189.6 (port 2, web)`. */
-export function describeWorkloadFiles(node: RoleNode, write: number | undefined, remove: number, where: string): string {
-  const parts = [write === undefined ? `write the ${node.role} workload files` : write > 0 ? `write ${write} workload file${write === 1 ? "" : "s"}` : "", remove > 0 ? `remove ${remove} old one${remove === 1 ? "" : "s"}` : ""].filter(Boolean);
+export function describeWorkloadFiles(node: RoleNode, write: number, remove: number, where: string): string {
+  const parts = [write > 0 ? `write ${write} workload file${write === 1 ? "" : "s"}` : "", remove > 0 ? `remove ${remove} old one${remove === 1 ? "" : "s"}` : ""].filter(Boolean);
   return `${parts.join(", ") || "update the workload manifest"} in root ${where} (port ${node.port}, ${node.role})`;
 }
 
@@ -94,14 +95,12 @@ export function workloadsSubsystem(deps: WorkloadsDeps): BoundSubsystem<RackPlan
         if (!port?.enrolled || !(await isDir(port.exportPath))) continue; // the roots subsystem clones it, or says why not
         if ((await readRootLayer(port.exportPath)) !== node.role) continue; // the roots subsystem reports "rebuild needed"
         const base = { subject: port.piAddress, node, root: port.exportPath, plan: state };
-        if (missing.length > 0) {
-          actions.push({ kind: "writeWorkloadFiles", ...base, files: undefined, description: describeWorkloadFiles(node, undefined, 0, port.piAddress) });
-          continue;
-        }
-        const files = await desiredFiles(port.exportPath, node, state, config, secrets);
+        // Without the secrets yet, placeholders tell how many files change; the real render happens at apply.
+        const files = await desiredFiles(port.exportPath, node, state, config, missing.length > 0 ? { ...placeholderSecrets(specs), ...secrets } : secrets);
         const p = await planWorkloadFiles(port.exportPath, files);
         if (p.write.length === 0 && p.remove.length === 0 && !p.manifestStale) continue;
-        actions.push({ kind: "writeWorkloadFiles", ...base, files, description: describeWorkloadFiles(node, p.write.length, p.remove.length, port.piAddress) });
+        const description = describeWorkloadFiles(node, p.write.length, p.remove.length, port.piAddress);
+        actions.push({ kind: "writeWorkloadFiles", ...base, files: missing.length > 0 ? undefined : files, description });
       }
       return actions;
     },
