@@ -109,7 +109,10 @@ describe.skipIf(skip !== "")(`the site on the bench: a QEMU web Pi behind the CD
     dir = await mkdtemp("/var/tmp/pirack-benchsite-");
     const port = await freePort();
     started = Date.now();
-    bench = execa(process.execPath, [join(repo, "bin/pirack.mjs"), "bench", "--pis", "1", "--qemu", "1", "--site", "--listen", `127.0.0.1:${port}`, "--logs", join(dir, "logs"), "--timeout", String(BOX_S)], {
+    const image = process.env.PIRACK_BENCH_SITE_IMAGE;
+    const firmware = process.env.PIRACK_BENCH_SITE_FIRMWARE;
+    const prepared = image && firmware ? ["--image", image, "--firmware", firmware] : [];
+    bench = execa(process.execPath, [join(repo, "bin/pirack.mjs"), "bench", "--pis", "1", "--qemu", "1", "--site", "--listen", `127.0.0.1:${port}`, "--logs", join(dir, "logs"), "--timeout", String(BOX_S), ...prepared], {
       reject: false,
       buffer: false,
       stdout: "pipe",
