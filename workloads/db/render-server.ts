@@ -2,6 +2,7 @@
  * The MariaDB side of a db Pi: the server drop-in, client option files and the first-boot SQL. Pure renderers;
  * every secret-bearing file is marked so `pirack plan` redacts it.
  */
+import { formatIpv6, parseIpv6 } from "../../lib/net/ipv6.ts";
 import { layoutFiles } from "./layout.ts";
 import { DbAccount, type DbNodeValues } from "./values.ts";
 
@@ -64,7 +65,15 @@ export function renderClientConfigs(v: DbNodeValues): { localClient: string; hea
   };
 }
 
-const account = (user: string, host: string): string => `'${user}'@'${host}'`;
+/**
+ * MariaDB matches an account's host against the client address as it prints it (inet_ntop, RFC 5952: a single
+ * zero group is not compressed, `...:1:0:2`), so IPv6 hosts are written in that form, whatever the config's.
+ */
+const accountHost = (host: string): string => {
+  const v6 = host.includes(":") ? parseIpv6(host) : undefined;
+  return v6 === undefined ? host : formatIpv6(v6);
+};
+const account = (user: string, host: string): string => `'${user}'@'${accountHost(host)}'`;
 
 /**
  * First-boot SQL run as root on every db Pi. Accounts are created with the binary log off on each node (every
