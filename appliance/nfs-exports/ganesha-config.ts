@@ -3,7 +3,7 @@
  * included from the main ganesha.conf with `%include`; each block lets exactly one client in.
  */
 import { DecodeError } from "../../lib/errors.ts";
-import { checkExportSpec, DEFAULT_EXPORT_OPTIONS } from "./exports-file.ts";
+import { byLocalePath, checkExportSpec, DEFAULT_EXPORT_OPTIONS } from "./exports-file.ts";
 import type { ExportSpec } from "./types.ts";
 
 /** Default path of pirack's ganesha exports file below a sysroot. */
@@ -53,7 +53,7 @@ export function renderGaneshaExport(spec: ExportSpec): string {
 
 /** Renders pirack's exports file, sorted by path; throws when two Pis would share an Export_Id. */
 export function renderGaneshaExportsFile(specs: readonly ExportSpec[]): string {
-  const sorted = [...specs].sort((a, b) => a.path.localeCompare(b.path));
+  const sorted = [...specs].sort(byLocalePath);
   const seen = new Map<number, string>();
   for (const spec of sorted) {
     const id = ganeshaExportId(spec);

@@ -107,10 +107,18 @@ export function describeRootStep(a: RootAction, spec: PiRootSpec, image: string)
 /** Roots: one action per Pi and step (clone a missing root, repair a drifted file, make a missing identity). */
 export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
   const run = createCommandRunner();
-  const store = () => new RootStore(rootStoreOptions(deps.config()), { log: deps.log, run, metrics: deps.metrics });
+  const newStore = (config: Config) => ({ config, store: new RootStore(rootStoreOptions(config), { log: deps.log, run, metrics: deps.metrics }) });
+  // One store per pass (made when the pass plans), so what it learns once (the clone strategy) serves every clone.
+  let current: { config: Config; store: RootStore } | undefined;
+  const store = (): RootStore => {
+    const config = deps.config();
+    if (current?.config !== config) current = newStore(config);
+    return current.store;
+  };
   return {
     name: "roots",
     async planFor(plan) {
+      current = newStore(deps.config());
       const specs = piRootSpecs(plan, deps.config().public.vlan);
       if (specs.length === 0) return [];
       const s = store();
