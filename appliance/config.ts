@@ -177,9 +177,8 @@ const pathText = (path: readonly PropertyKey[]): string =>
 export function parsePorts(spec: string | number | readonly number[]): { ports: number[]; problems: string[] } {
   if (typeof spec === "number") return { ports: [spec], problems: [] };
   if (Array.isArray(spec)) {
-    const firstIndex = new Map<number, number>();
-    spec.forEach((p, i) => firstIndex.set(p, firstIndex.get(p) ?? i));
-    const dup = spec.filter((p, i) => firstIndex.get(p) !== i);
+    const seen = new Set<number>();
+    const dup = spec.filter((p) => seen.has(p) || !seen.add(p));
     return { ports: [...new Set(spec)].sort((a, b) => a - b), problems: dup.map((p) => `port ${p} is listed twice`) };
   }
   const ports: number[] = [];
@@ -200,10 +199,7 @@ export function parsePorts(spec: string | number | readonly number[]): { ports: 
     }
     for (let p = from; p <= to; p++) {
       if (listed.has(p)) problems.push(`port ${p} is listed twice`);
-      else {
-        listed.add(p);
-        ports.push(p);
-      }
+      else ports.push(listed.add(p) && p);
     }
   }
   return { ports: ports.sort((a, b) => a - b), problems };
