@@ -179,13 +179,16 @@ export function decodeDhcpPacket(bytes: Buffer): DhcpPacket {
   };
 }
 
+/** Length in bytes of `encodeDhcpPacket(packet)`, without encoding it. */
+export function encodedDhcpLength(packet: DhcpPacket): number {
+  let optionBytes = 0;
+  for (const i of packet.optionItems) optionBytes += i.code === DhcpOption.Pad || i.code === DhcpOption.End ? 1 : 2 + i.data.length;
+  return HeaderOffset.options + optionBytes + packet.trailer.length;
+}
+
 /** Encodes a packet exactly as its fields and items say (no reordering, no added padding). */
 export function encodeDhcpPacket(packet: DhcpPacket): Buffer {
-  const optionBytes = packet.optionItems.reduce(
-    (n, i) => n + (i.code === DhcpOption.Pad || i.code === DhcpOption.End ? 1 : 2 + i.data.length),
-    0,
-  );
-  const out = Buffer.alloc(HeaderOffset.options + optionBytes + packet.trailer.length);
+  const out = Buffer.alloc(encodedDhcpLength(packet));
   out[HeaderOffset.op] = packet.op;
   out[HeaderOffset.htype] = packet.hardwareType;
   out[HeaderOffset.hlen] = packet.hardwareAddressLength;
