@@ -49,6 +49,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   private readonly bindings: InterfaceBindings;
   private scopes: readonly DhcpScope[] = [];
   private running = false;
+  /** A drop-counter read is in flight (the real network reads /proc asynchronously). */
+  private sampling = false;
 
   constructor(private readonly deps: DhcpServerDeps) {
     super();
@@ -108,7 +110,21 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
    * read SO_RXQ_OVFL ancillary data, so the per-socket `drops` column of /proc/net/udp is the source.
    */
   sampleReceiveDrops(): void {
+    if (this.sampling) return;
     const drops = this.deps.network.receiveDrops?.();
+    if (drops instanceof Promise) {
+      this.sampling = true;
+      void drops.then(
+        (d) => {
+          this.sampling = false;
+          if (this.running) this.applyReceiveDrops(d);
+        },
+        () => (this.sampling = false),
+      );
+    } else this.applyReceiveDrops(drops);
+  }
+
+  private applyReceiveDrops(drops: ReadonlyMap<number, number> | undefined): void {
     if (!drops) return;
     for (const binding of this.bindings.all()) {
       const inode = binding.socket?.inode;
