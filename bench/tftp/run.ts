@@ -11,9 +11,10 @@
  * after each case, and the machine's busy share during it, so a noisy case is visible.
  *
  * Usage: node --import tsx bench/tftp/run.ts [--clients 1,32,96] [--blksize 512,1024,1468] [--mode lockstep,window]
- *   [--rounds 5] [--storm-rounds 3] [--size-mib 4] [--storm-size-mib 1] [--workers 0] [--client-nice 0]
+ *   [--rounds 5] [--storm-rounds 3] [--size-mib 4] [--storm-size-mib 1] [--workers 0[,2...]] [--client-nice 0]
  * (`--workers N`: pirack runs transfers in N worker threads, 0 keeps them on the main thread as the appliance
- * default does. `--client-nice N`: the atftp clients run at nice N for both servers alike.)
+ * default does; a list such as `0,2` runs one pirack server per value, each in every round, with its own ratio.
+ * `--client-nice N`: the atftp clients run at nice N for every server alike.)
  * Quick subset: `--clients 1 --blksize 512 --mode lockstep --rounds 3`.
  * Needs: tftpd-hpa (in.tftpd) and atftp installed; root (tftpd-hpa changes user).
  */
@@ -41,8 +42,8 @@ const { values: cli } = parseArgs({
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
 const WINDOW = 16;
-const PIRACK_PORT = 16969 + Math.floor(Math.random() * 1000);
-const HPA_PORT = PIRACK_PORT + 1000;
+const HPA_PORT = 16969 + Math.floor(Math.random() * 1000);
+const WORKERS = list(cli.workers!).map(Number);
 
 interface Case {
   readonly clients: number;
@@ -105,11 +106,13 @@ const load = () => loadavg().map((l) => l.toFixed(1)).join(" ");
 /** pirack's bench server with a line reader for its `stats` replies. */
 interface PirackServer {
   readonly child: ResultPromise;
+  readonly port: number;
+  readonly workers: number;
   stats(): Promise<{ completed: number; other: number; windowSizes: Record<string, number>; blockSizes: Record<string, number> }>;
 }
 
-async function startPirack(dir: string): Promise<PirackServer> {
-  const child = execa("node", ["--import", "tsx", fileURLToPath(new URL("./serve.ts", import.meta.url)), dir, String(PIRACK_PORT), cli.workers!], { reject: false, stdin: "pipe" });
+async function startPirack(dir: string, port: number, workers: number): Promise<PirackServer> {
+  const child = execa("node", ["--import", "tsx", fileURLToPath(new URL("./serve.ts", import.meta.url)), dir, String(port), String(workers)], { reject: false, stdin: "pipe" });
   const waiting: ((line: string) => void)[] = [];
   let listening: () => void;
   const ready = new Promise<void>((resolve) => (listening = resolve));
@@ -120,6 +123,8 @@ async function startPirack(dir: string): Promise<PirackServer> {
   await Promise.race([ready, child.then(() => Promise.reject(new Error("pirack bench server exited")))]);
   return {
     child,
+    port,
+    workers,
     stats: () =>
       new Promise((resolve) => {
         waiting.push((line) => resolve(JSON.parse(line)));
@@ -146,72 +151,84 @@ async function main(): Promise<void> {
   try {
     const hpa = execa("in.tftpd", ["-L", "-s", "-u", "tftp", "-a", `127.0.0.1:${HPA_PORT}`, dir], { reject: false });
     children.push(hpa);
-    const pirack = await startPirack(dir);
-    children.push(pirack.child);
-    const pid = pirack.child.pid!;
-    // Warm up both (page cache, pirack's file cache, JIT), in every mode used.
-    for (const c of [...new Map(cases.map((c) => [`${c.window}`, c])).values()]) {
-      for (const port of [HPA_PORT, PIRACK_PORT]) for (const f of ["single", "storm"] as const) await storm(port, 2, optionsOf(c), out, files[f], sizes[f]);
+    const piracks: PirackServer[] = [];
+    for (const [i, w] of WORKERS.entries()) {
+      const p = await startPirack(dir, HPA_PORT + 1000 * (i + 1), w);
+      children.push(p.child);
+      piracks.push(p);
     }
-    await pirack.stats();
+    // Warm up every server (page cache, pirack's file cache, JIT), in every mode used.
+    for (const c of [...new Map(cases.map((c) => [`${c.window}`, c])).values()]) {
+      for (const port of [HPA_PORT, ...piracks.map((p) => p.port)]) for (const f of ["single", "storm"] as const) await storm(port, 2, optionsOf(c), out, files[f], sizes[f]);
+    }
+    for (const p of piracks) await p.stats();
 
     const v = await execa("in.tftpd", ["-V"], { reject: false });
     const hpaVersion = (v.stdout || v.stderr).split("\n")[0] ?? "?";
     console.log(`TFTP benchmark ${new Date().toISOString()}, ${(await readFile("/proc/cpuinfo", "utf8")).match(/^processor/gm)?.length ?? "?"} CPUs, ${hpaVersion}, client atftp on loopback`);
-    console.log(`file ${(sizes.single / 1048576).toFixed(1)} MiB for 1 client, ${(sizes.storm / 1048576).toFixed(1)} MiB per client in storms; pirack workers ${cli.workers}; clients at nice ${cli["client-nice"]}`);
+    console.log(`file ${(sizes.single / 1048576).toFixed(1)} MiB for 1 client, ${(sizes.storm / 1048576).toFixed(1)} MiB per client in storms; pirack workers ${WORKERS.join(" and ")}; clients at nice ${cli["client-nice"]}`);
     console.log("tftpd-hpa has no windowsize: in the windowsize cases it declines the option and serves lockstep (marked *)");
     console.log("times are medians in ms; ratio = pirack / tftpd-hpa per round: median [min-max]; below 1 = pirack faster");
-    console.log(["case", "tftpd-hpa", "pirack", "ratio", "rounds", "pirack CPU ms/round", "pirack peak RSS MB", "machine busy %", "load before -> after"].join(" | "));
+    const perPirack = (label: string) => piracks.map((p) => `${label} w${p.workers}`);
+    console.log(["case", "tftpd-hpa", ...perPirack("pirack"), ...perPirack("ratio"), "rounds", ...perPirack("CPU ms/round"), "peak RSS MB", "machine busy %", "load before -> after"].join(" | "));
     for (const c of cases) {
       const loadBefore = load();
-      const times = { hpa: [] as number[], pirack: [] as number[] };
-      const ratios: number[] = [];
-      let cpu = 0;
+      const servers = ["hpa", ...piracks.map((_, i) => i)] as const;
+      const times = new Map<string | number, number[]>(servers.map((s) => [s, []]));
+      const ratios = piracks.map(() => [] as number[]);
+      const cpu = piracks.map(() => 0);
       let peakRss = 0;
       const m0 = await machineCpu();
       for (let r = 0; r < c.rounds; r++) {
-        const order = r % 2 ? (["pirack", "hpa"] as const) : (["hpa", "pirack"] as const);
-        const round = { hpa: 0, pirack: 0 };
+        // Rotate who goes first, so background load hits every server alike.
+        const order = servers.map((_, i) => servers[(i + r) % servers.length]!);
+        const round = new Map<string | number, number>();
         for (const who of order) {
-          const before = await procStats(pid);
-          let sampling = who === "pirack";
+          const p = who === "hpa" ? null : piracks[who]!;
+          const before = p ? await procStats(p.child.pid!) : null;
+          let sampling = p !== null;
           const sampler = (async () => {
-            while (sampling) {
-              peakRss = Math.max(peakRss, (await procStats(pid)).rssMb);
+            while (sampling && p) {
+              peakRss = Math.max(peakRss, (await procStats(p.child.pid!)).rssMb);
               await new Promise((res) => setTimeout(res, 50));
             }
           })();
-          round[who] = await storm(who === "hpa" ? HPA_PORT : PIRACK_PORT, c.clients, optionsOf(c), out, files[c.file], sizes[c.file]);
+          const ms = await storm(p ? p.port : HPA_PORT, c.clients, optionsOf(c), out, files[c.file], sizes[c.file]);
           sampling = false;
           await sampler;
-          times[who].push(round[who]);
-          if (who === "pirack") cpu += (await procStats(pid)).cpuMs - before.cpuMs;
+          round.set(who, ms);
+          times.get(who)!.push(ms);
+          if (p && before) cpu[who as number]! += (await procStats(p.child.pid!)).cpuMs - before.cpuMs;
         }
-        ratios.push(round.pirack / round.hpa);
+        piracks.forEach((_, i) => ratios[i]!.push(round.get(i)! / round.get("hpa")!));
       }
       const m1 = await machineCpu();
-      const st = await pirack.stats();
-      const want = String(c.window ? WINDOW : 1);
-      if (st.completed !== c.clients * c.rounds || st.windowSizes[want] !== st.completed || st.blockSizes[String(c.blksize)] !== st.completed) {
-        throw new Error(`${caseName(c)}: pirack's transfers were not what the case asks: ${JSON.stringify(st)}`);
+      for (const p of piracks) {
+        const st = await p.stats();
+        const want = String(c.window ? WINDOW : 1);
+        if (st.completed !== c.clients * c.rounds || st.windowSizes[want] !== st.completed || st.blockSizes[String(c.blksize)] !== st.completed) {
+          throw new Error(`${caseName(c)}: pirack's transfers (workers ${p.workers}) were not what the case asks: ${JSON.stringify(st)}`);
+        }
       }
-      const s = sorted(ratios);
+      const spread = (xs: number[]) => {
+        const s = sorted(xs);
+        return `${median(xs).toFixed(2)} [${s[0]!.toFixed(2)}-${s[s.length - 1]!.toFixed(2)}]`;
+      };
       console.log(
         [
           caseName(c) + (c.window ? " *" : ""),
-          median(times.hpa).toFixed(0),
-          median(times.pirack).toFixed(0),
-          `${median(ratios).toFixed(2)} [${s[0]!.toFixed(2)}-${s[s.length - 1]!.toFixed(2)}]`,
+          median(times.get("hpa")!).toFixed(0),
+          ...piracks.map((_, i) => median(times.get(i)!).toFixed(0)),
+          ...ratios.map(spread),
           String(c.rounds),
-          (cpu / c.rounds).toFixed(0),
+          ...cpu.map((x) => (x / c.rounds).toFixed(0)),
           peakRss.toFixed(0),
           ((100 * (m1.busy - m0.busy)) / (m1.total - m0.total)).toFixed(0),
           `${loadBefore} -> ${load()}`,
         ].join(" | "),
       );
     }
-    const end = await procStats(pid);
-    console.log(`pirack process: VmHWM ${end.hwmMb.toFixed(0)} MB over the whole run`);
+    for (const p of piracks) console.log(`pirack process (workers ${p.workers}): VmHWM ${(await procStats(p.child.pid!)).hwmMb.toFixed(0)} MB over the whole run`);
   } finally {
     for (const c of children) {
       c.kill("SIGTERM");
