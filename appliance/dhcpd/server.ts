@@ -16,7 +16,6 @@ import { decideDhcpReply, isSourceOnScope, resolveDhcpSettings, type DhcpDecisio
 import { identifyPi } from "./raspberry-pi.ts";
 import type { DhcpServerEvents } from "./events.ts";
 import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
-import { warmUpPacketPath } from "./warm-up.ts";
 
 
 /** The logger for one request's lines at `level`, or undefined when that level is off (nothing is built then). */
@@ -40,8 +39,6 @@ export interface DhcpServerDeps {
   readonly retry?: { readonly initialMs: number; readonly maxMs: number };
   /** UDP port to listen on; 67 except in tests. */
   readonly port?: number;
-  /** Synthetic request/reply cycles run through the packet path at `start()` (see warm-up.ts); default 1000, 0 skips. */
-  readonly warmUpIterations?: number;
 }
 
 /** DHCP server for Pi netboot on per-VLAN interfaces; emits `request`, `reply` and `interface` events. */
@@ -82,12 +79,6 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     if (this.running) return;
     this.running = true;
     const scopes = typeof this.deps.scopes === "function" ? this.deps.scopes() : this.deps.scopes;
-    const first = scopes[0];
-    if (first) {
-      const started = performance.now();
-      warmUpPacketPath(first, this.settings, this.deps.warmUpIterations ?? 1000);
-      this.log.debug({ ms: Math.round(performance.now() - started) }, "packet path warmed up");
-    }
     await this.updateScopes(scopes);
     this.bindings.startWatching();
     this.log.info({ interfaces: scopes.length, settings: this.settings }, "dhcp server started");
