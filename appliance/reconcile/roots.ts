@@ -113,10 +113,11 @@ export function describeRootStep(a: RootAction, spec: PiRootSpec, golden: string
       return `generate SSH host keys in root ${pi}`;
     case "writeMachineId":
       return `write a machine-id in root ${pi}`;
+    // Problems, listed as such among the pending actions too (`GET /api/v1/reconcile`): nothing is done about them.
     case "imageMissing":
-      return `clone root ${pi} from ${image}`;
+      return `clone root ${pi} from ${image} (${spec.layer ? "layer" : "image"} not built)`;
     case "rebuildNeeded":
-      return `rebuild root ${pi} from ${image}`;
+      return `root ${pi} needs a rebuild from ${image}`;
   }
 }
 
