@@ -51,6 +51,20 @@ describe("appliance", () => {
     expect(cycled).toEqual(expected);
   });
 
+  it("folds a burst of new Pis into one replan and one pass, and the plan read at once already has them", async () => {
+    const { app, saved } = rig();
+    const plans: number[] = [];
+    app.onPlan((plan) => plans.push(plan.ports.filter((p) => p.enrolled).length));
+    const first = app.sighting({ port: 1, stage: "dhcp", mac: "b8:27:eb:00:00:01" });
+    const second = app.sighting({ port: 2, stage: "dhcp", mac: "b8:27:eb:00:00:02" });
+    expect(second).toBe(first); // one pass requested for both
+    expect(app.plan.ports.map((p) => p.enrolled)).toEqual([true, true]); // read before the deferred replan ran
+    expect(saved).toHaveLength(2); // identities are still saved as they are learned
+    const report = await first;
+    expect(report?.reason).toBe("2 pis seen (ports 1, 2)");
+    expect(plans).toEqual([2]); // the servers were told once
+  });
+
   it("does not cycle a Pi it never saw boot", () => {
     const { app, cycled, advance } = rig();
     advance(LATE_ROOT_MS * 10);

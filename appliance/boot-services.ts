@@ -39,9 +39,20 @@ export function tftpInterfaces(plan: RackPlan): TftpInterface[] {
 
 /** The TFTP view of the Pi behind a client address, or null for an address that is not a Pi's /30 `.2`. */
 export function piBootView(plan: RackPlan, clientAddress: string): PiBootView | null {
-  const port = plan.ports.find((p) => p.piAddress === clientAddress);
-  if (!port) return null;
-  return { port: port.port, serial: port.serial ?? null, cmdline: port.files.cmdline, config: port.files.configTxt };
+  return piBootViews(plan)(clientAddress);
+}
+
+/**
+ * `piBootView` for one plan, indexed by address once: every TFTP request asks, and a scan of the plan's ports
+ * per request cost O(ports) on the boot path of a rack of thousands.
+ */
+export function piBootViews(plan: RackPlan): (clientAddress: string) => PiBootView | null {
+  const byAddress = new Map(plan.ports.map((p) => [p.piAddress, p]));
+  return (clientAddress) => {
+    const port = byAddress.get(clientAddress);
+    if (!port) return null;
+    return { port: port.port, serial: port.serial ?? null, cmdline: port.files.cmdline, config: port.files.configTxt };
+  };
 }
 
 /** Boot stage a TFTP file marks: the kernel image and device trees come after the firmware has run. */
@@ -65,6 +76,8 @@ export class BootServices {
   private tftpKey = "";
   private readonly unsubscribe: () => void;
   private udpErrorTimer: ReturnType<typeof setInterval> | undefined;
+  /** The boot views of the plan they were indexed from (re-indexed when the plan in force changes). */
+  private views: { plan: RackPlan; lookup: (clientAddress: string) => PiBootView | null } | undefined;
 
   constructor(
     private readonly deps: {
@@ -113,6 +126,11 @@ export class BootServices {
     await this.dhcp.start();
   }
 
+  private bootViews(plan: RackPlan): (clientAddress: string) => PiBootView | null {
+    if (this.views?.plan !== plan) this.views = { plan, lookup: piBootViews(plan) };
+    return this.views.lookup;
+  }
+
   private async restartTftp(): Promise<void> {
     const app = this.deps.appliance;
     // The firmware cache is keyed to its root: a new root or new limits mean a new server (transfers in flight end).
@@ -123,7 +141,7 @@ export class BootServices {
       {
         log: this.deps.log,
         metrics: this.deps.metrics,
-        resolvePi: (address) => piBootView(app.plan, address),
+        resolvePi: (address) => this.bootViews(app.plan)(address),
         // On 0.0.0.0 (production), one device-bound socket per storage interface: a request counts only from its
         // own VLAN's /30. An explicit address (`--tftp-listen`, tests and benchmarks) is one plain socket there.
         ...(this.deps.listen.tftpAddress === "0.0.0.0" ? { interfaces: tftpInterfaces(app.plan) } : {}),

@@ -177,10 +177,12 @@ const pathText = (path: readonly PropertyKey[]): string =>
 export function parsePorts(spec: string | number | readonly number[]): { ports: number[]; problems: string[] } {
   if (typeof spec === "number") return { ports: [spec], problems: [] };
   if (Array.isArray(spec)) {
-    const dup = spec.filter((p, i) => spec.indexOf(p) !== i);
+    const seen = new Set<number>();
+    const dup = spec.filter((p) => seen.has(p) || !seen.add(p));
     return { ports: [...new Set(spec)].sort((a, b) => a - b), problems: dup.map((p) => `port ${p} is listed twice`) };
   }
   const ports: number[] = [];
+  const listed = new Set<number>();
   const problems: string[] = [];
   for (const raw of (spec as string).split(",")) {
     const part = raw.trim();
@@ -196,8 +198,8 @@ export function parsePorts(spec: string | number | readonly number[]): { ports: 
       continue;
     }
     for (let p = from; p <= to; p++) {
-      if (ports.includes(p)) problems.push(`port ${p} is listed twice`);
-      else ports.push(p);
+      if (listed.has(p)) problems.push(`port ${p} is listed twice`);
+      else ports.push(listed.add(p) && p);
     }
   }
   return { ports: ports.sort((a, b) => a - b), problems };
@@ -279,9 +281,11 @@ function checkAcrossSections(c: Partial<Parsed>, raw: Record<string, unknown>): 
     ports = r.ports;
     problems.push(...r.problems.map((p) => `ports: ${p}`));
   }
-  const maxPort = ports.length ? Math.max(...ports) : 0;
+  // parsePorts returns the ports sorted: the last is the highest. A set answers "is port p listed" in O(1).
+  const maxPort = ports.at(-1) ?? 0;
+  const portSet = new Set(ports);
 
-  if (c.fileserver && ports.includes(c.fileserver.switchPort)) {
+  if (c.fileserver && portSet.has(c.fileserver.switchPort)) {
     problems.push(`ports: port ${c.fileserver.switchPort} is the fileserver's trunk port (fileserver.switchPort)`);
   }
 
@@ -314,7 +318,7 @@ function checkAcrossSections(c: Partial<Parsed>, raw: Record<string, unknown>): 
   if (c.pis) {
     const seen = { port: new Map<number, number>(), name: new Map<string, number>(), serial: new Map<string, number>(), mac: new Map<string, number>() };
     c.pis.forEach((pi, i) => {
-      if (ports.length && !ports.includes(pi.port)) problems.push(`pis[${i}].port: port ${pi.port} is not in ports`);
+      if (ports.length && !portSet.has(pi.port)) problems.push(`pis[${i}].port: port ${pi.port} is not in ports`);
       for (const key of ["port", "name", "serial", "mac"] as const) {
         const value = pi[key];
         if (value === undefined) continue;

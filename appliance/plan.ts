@@ -135,15 +135,31 @@ export function storageSlot(config: Config, port: number) {
 /** Default host name of the Pi on a port when `pis:` names none: `<shelf>-<port, two digits>`. */
 export const defaultPiName = (shelf: string, port: number): string => `${shelf}-${String(port).padStart(2, "0")}`;
 
+/** What every port's plan shares, worked out once per rack (not once per port: a rack may have 4,000). */
+interface RackContext {
+  readonly listed: ReadonlyMap<number, PiConfig>;
+  readonly firstPublic: bigint;
+  readonly publicStyle: ReturnType<typeof compressionOf>;
+  readonly publicPrefixLength: number;
+}
+
+function rackContext(config: Config): RackContext {
+  return {
+    listed: new Map(config.pis.map((p) => [p.port, p])),
+    firstPublic: parseIpv6(config.public.firstAddress)!,
+    publicStyle: compressionOf(config.public.firstAddress),
+    publicPrefixLength: (parseIpv6Prefix(config.public.prefix) as { length: number }).length,
+  };
+}
+
 /** Plans one port. */
-export function planPort(config: Config, port: number, learned?: LearnedPi): PortPlan {
-  const listed = config.pis.find((p) => p.port === port);
+export function planPort(config: Config, port: number, learned?: LearnedPi, rack: RackContext = rackContext(config)): PortPlan {
+  const listed = rack.listed.get(port);
   const slot = storageSlot(config, port);
   const vlan = config.storage.firstVlan + port - 1;
   const interfaceName = `${config.fileserver.interface}.${vlan}`;
-  const first = parseIpv6(config.public.firstAddress)!;
-  const publicAddress = formatIpv6(first + BigInt(port - 1), compressionOf(config.public.firstAddress));
-  const publicPrefixLength = (parseIpv6Prefix(config.public.prefix) as { length: number }).length;
+  const publicAddress = formatIpv6(rack.firstPublic + BigInt(port - 1), rack.publicStyle);
+  const publicPrefixLength = rack.publicPrefixLength;
   const publicInterface = `eth0.${config.public.vlan}`;
   const name = listed?.name ?? defaultPiName(config.shelf, port);
   const exportPath = `${config.paths.exports.replace(/\/+$/, "")}/${slot.piAddress}`;
@@ -193,7 +209,8 @@ export function planPort(config: Config, port: number, learned?: LearnedPi): Por
 
 /** Plans the whole rack from config and what has been learned about Pis (by port). */
 export function planRack(config: Config, learned: ReadonlyMap<number, LearnedPi> = new Map()): RackPlan {
-  const ports = config.ports.map((p) => planPort(config, p, learned.get(p)));
+  const rack = rackContext(config);
+  const ports = config.ports.map((p) => planPort(config, p, learned.get(p), rack));
   const workloads = planWorkloads(config, ports);
   const switchState = rackSwitchState({
     piPorts: ports.map((p) => ({ port: p.port, vlan: p.vlan, ...(config.switch.poe ? { poe: true } : {}) })),

@@ -8,7 +8,7 @@ import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promi
 import { dirname, join } from "node:path";
 import { NotFoundError, OperationError } from "../lib/errors.ts";
 import { readdirOrEmpty } from "../lib/fs-read.ts";
-import { chooseCloneStrategy } from "./filesystem.ts";
+import { chooseCloneStrategy, type StrategyChoice } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
 import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";
 import { withDirectoryLock, withDirectoryLocks } from "./lock.ts";
@@ -80,6 +80,12 @@ function layerOf(text: string | undefined): string | undefined {
 
 /** Pi roots on the fileserver's export filesystem. */
 export class RootStore {
+  /**
+   * Strategy choices by image and work directory, for this store's lifetime (the reconciler makes one store per
+   * pass): choosing probes the filesystems and runs a one-file `cp --reflink`, once per pass instead of per clone.
+   */
+  private readonly choices = new Map<string, Promise<StrategyChoice>>();
+
   constructor(
     private readonly opts: RootStoreOptions,
     private readonly deps: RootfsDeps & { readonly onProgress?: ProgressListener },
@@ -87,6 +93,13 @@ export class RootStore {
 
   /** Reads what is on disk for each desired Pi. */
   async observe(specs: readonly PiRootSpec[]): Promise<ObservedRoot[]> {
+    // Every root of an exports directory shares one work directory: it is listed once, not once per Pi.
+    const tmpListings = new Map<string, Promise<string[]>>();
+    const listTmp = (dir: string): Promise<string[]> => {
+      let listing = tmpListings.get(dir);
+      if (!listing) tmpListings.set(dir, (listing = readdirOrEmpty(dir)));
+      return listing;
+    };
     return Promise.all(
       specs.map(async (spec) => {
         const root = spec.exportPath;
@@ -97,7 +110,7 @@ export class RootStore {
         const files: Record<string, string | undefined> = {};
         if (isRoot) for (const f of renderRootFiles(spec)) files[f.path] = await readRootFile(root, f.path);
         const tmpDir = tempDirFor(root);
-        const staleTemps = (await readdirOrEmpty(tmpDir)).filter((e) => isTempFor(root, e)).map((e) => join(tmpDir, e));
+        const staleTemps = (await listTmp(tmpDir)).filter((e) => isTempFor(root, e)).map((e) => join(tmpDir, e));
         const layer = isRoot ? await readRootLayer(root) : undefined;
         return {
           port: spec.port,
@@ -246,10 +259,7 @@ export class RootStore {
     await mkdir(tmpDir, { recursive: true, mode: 0o700 });
     const random = this.deps.randomBytes ?? cryptoRandomBytes;
     const tmp = tempPathFor(spec.exportPath, `${stampOf(this.now())}-${random(3).toString("hex")}`);
-    const choice =
-      !this.opts.strategy || this.opts.strategy === "auto"
-        ? await chooseCloneStrategy(image, tmpDir, this.deps.run, { snapshots: this.opts.snapshots ?? true })
-        : { strategy: this.opts.strategy, fallbacks: [] as CloneStrategy[], reason: "configured" };
+    const choice = !this.opts.strategy || this.opts.strategy === "auto" ? await this.choose(image, tmpDir) : { strategy: this.opts.strategy, fallbacks: [] as CloneStrategy[], reason: "configured" };
     const log = this.deps.log;
     log.info({ port: spec.port, image, ...(spec.layer ? { layer: spec.layer } : {}), tmp, strategy: choice.strategy, reason: choice.reason }, "clone started");
     this.deps.onProgress?.({ phase: "clone", message: `cloning with ${choice.strategy}`, port: spec.port });
@@ -276,6 +286,18 @@ export class RootStore {
     this.deps.metrics?.counter("pirack_root_clones_total", "Pi roots cloned from the golden image, by strategy").inc({ strategy });
     this.deps.metrics?.gauge("pirack_root_clone_seconds", "Seconds the last clone of each Pi's root took, customisation included").set(ms / 1000, { port: String(spec.port) });
     return { tmp, strategy };
+  }
+
+  private choose(image: string, tmpDir: string): Promise<StrategyChoice> {
+    const key = `${image}\0${tmpDir}`;
+    let choice = this.choices.get(key);
+    if (!choice) {
+      choice = chooseCloneStrategy(image, tmpDir, this.deps.run, { snapshots: this.opts.snapshots ?? true });
+      // A failed probe is not remembered: the next clone probes again.
+      choice.catch(() => this.choices.delete(key));
+      this.choices.set(key, choice);
+    }
+    return choice;
   }
 
   /** Clones with the first strategy that works; a failed attempt's partial tree is removed first. */

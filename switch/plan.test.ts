@@ -192,3 +192,59 @@ describe("random sequences of desired states against the simulator's SET rules",
     if (profile === "strict") expect(stepwise).toBeGreaterThan(0);
   });
 });
+
+/**
+ * The planner before it indexed ports by VLAN (every desired port visited for every VLAN, ports x VLANs): its
+ * VLAN-list part, kept as the reference the indexed planner must agree with exactly.
+ */
+function referenceLists(desired: DesiredSwitchState, observed: ObservedSwitch, octets: number) {
+  const vlansOf = (d: DesiredSwitchState["ports"][number]) => [...(typeof d.untaggedVlan === "number" ? [d.untaggedVlan] : []), ...d.taggedVlans];
+  const has = (l: Buffer, p: number) => portsOf(l).includes(p);
+  const changes: unknown[] = [];
+  const lists: unknown[] = [];
+  const vids = new Set<number>([...observed.vlans.keys(), ...desired.ports.flatMap(vlansOf)]);
+  for (const vid of [...vids].sort((a, b) => a - b)) {
+    const obs = observed.vlans.get(vid);
+    const fromE = obs?.egress.length ? obs.egress : Buffer.alloc(octets);
+    const fromU = obs?.untagged.length ? obs.untagged : Buffer.alloc(fromE.length);
+    const e = new Set(portsOf(fromE));
+    const u = new Set(portsOf(fromU));
+    for (const d of desired.ports) {
+      const p = d.port;
+      const wasMember = has(fromE, p);
+      const wasUntagged = wasMember && has(fromU, p);
+      const member = vlansOf(d).includes(vid) || (d.otherVlans === "keep" && wasMember);
+      const untagged = member && (d.untaggedVlan === undefined ? wasUntagged && !d.taggedVlans.includes(vid) : d.untaggedVlan === vid);
+      if (member) e.add(p);
+      else e.delete(p);
+      if (untagged) u.add(p);
+      else u.delete(p);
+      if (member && (!wasMember || untagged !== wasUntagged)) changes.push({ kind: "join", port: p, vid, tagged: !untagged });
+      else if (!member && wasMember) changes.push({ kind: "leave", port: p, vid });
+    }
+    const toE = encodePortList(e, fromE.length);
+    const toU = encodePortList(u, fromU.length);
+    if (!toE.equals(fromE) || !toU.equals(fromU)) lists.push({ vid, egress: { from: fromE, to: toE }, untagged: { from: fromU, to: toU } });
+  }
+  return { changes, lists };
+}
+
+describe("planSwitch on racks of many ports", () => {
+  it.each([1, 2, 3, 4, 5, 6])("agrees with the per-port reference on a random switch state (seed %i)", (seed) => {
+    let x = seed * 7919;
+    const rnd = (n: number) => ((x = (x * 1103515245 + 12345) % 2 ** 31), x % n);
+    const m = model("generic", 48);
+    // VLANs already on the switch, some ours, some not, with random members (untagged bits sometimes without egress).
+    for (let vid = 2; vid < 40; vid++) {
+      if (rnd(3) === 0) continue;
+      const members = Array.from({ length: 48 }, (_, i) => i + 1).filter(() => rnd(4) === 0);
+      m.addVlan(vid, `v${vid}`, members, members.filter(() => rnd(2) === 0).concat(rnd(5) === 0 ? [rnd(48) + 1] : []));
+    }
+    const piPorts = Array.from({ length: 40 }, (_, i) => i + 1).filter(() => rnd(5) !== 0).map((port) => ({ port, vlan: port + 1 }));
+    const desired = rackSwitchState({ piPorts, publicVlan: 45, uplinkPort: 48 });
+    const plan = planSwitch(desired, observedOf(m), inventoryOf(m));
+    const ref = referenceLists(desired, observedOf(m), m.octets);
+    expect(plan.lists).toEqual(ref.lists);
+    expect(plan.changes.filter((c) => c.kind === "join" || c.kind === "leave")).toEqual(ref.changes);
+  });
+});

@@ -5,7 +5,7 @@
  * Also renders the plan as one SET PDU and as the stepwise order legal on strict agents (reference §1.5).
  */
 import { NotFoundError, OperationError } from "../lib/errors.ts";
-import { hasPort, withPort } from "./port-list.ts";
+import { hasPort, portsOf, setPort } from "./port-list.ts";
 import { PoeMib, QBridge, RowStatus, Truth } from "./oids.ts";
 import type { VendorProfile } from "./profiles.ts";
 import type { DesiredPort, DesiredSwitchState, Inventory, ObservedSwitch, SwitchChange } from "./types.ts";
@@ -75,13 +75,15 @@ export function describeChange(c: SwitchChange): string {
 
 const vlansOf = (d: DesiredPort): number[] => [...(typeof d.untaggedVlan === "number" ? [d.untaggedVlan] : []), ...d.taggedVlans];
 
-function wantMember(d: DesiredPort, vid: number, was: boolean): boolean {
-  if (vlansOf(d).includes(vid)) return true;
+/** `named`: the port's VLANs as a set (the fileserver's trunk names every storage VLAN: thousands on a big rack). */
+function wantMember(d: DesiredPort, named: ReadonlySet<number>, vid: number, was: boolean): boolean {
+  if (named.has(vid)) return true;
   return d.otherVlans === "keep" ? was : false;
 }
 
-function wantUntagged(d: DesiredPort, vid: number, was: boolean): boolean {
-  if (d.untaggedVlan === undefined) return was && !d.taggedVlans.includes(vid);
+function wantUntagged(d: DesiredPort, named: ReadonlySet<number>, vid: number, was: boolean): boolean {
+  // A VLAN the port names that is not its untagged VLAN is one of its tagged VLANs.
+  if (d.untaggedVlan === undefined) return was && !named.has(vid);
   return d.untaggedVlan === vid;
 }
 
@@ -110,12 +112,25 @@ export function planSwitch(desired: DesiredSwitchState, observed: ObservedSwitch
   const lists: VlanWrite[] = [];
   const vids = new Set<number>([...observed.vlans.keys(), ...desired.ports.flatMap(vlansOf)]);
   const wanted = new Set(desired.ports.flatMap(vlansOf));
+  // Per VLAN only the desired ports that name it or sit in one of its lists can change: indexing them keeps a
+  // rack of thousands of ports and VLANs linear (every port for every VLAN was ports x VLANs buffer copies).
+  const naming = new Map<number, number[]>();
+  desired.ports.forEach((d, i) => {
+    for (const vid of vlansOf(d)) {
+      const list = naming.get(vid);
+      if (list) list.push(i);
+      else naming.set(vid, [i]);
+    }
+  });
+  const indexOf = new Map(desired.ports.map((d, i) => [d.port, i]));
+  const namedBy = desired.ports.map((d) => new Set(vlansOf(d)));
+  const highest = desired.ports.reduce<DesiredPort | undefined>((top, d) => (top === undefined || d.port > top.port ? d : top), undefined);
   for (const vid of [...vids].sort((a, b) => a - b)) {
     const obs = observed.vlans.get(vid);
     const fromE = obs?.egress.length ? obs.egress : Buffer.alloc(inv.portListOctets);
     const fromU = obs?.untagged.length ? obs.untagged : Buffer.alloc(fromE.length);
-    let toE: Buffer = Buffer.from(fromE);
-    let toU: Buffer = Buffer.from(fromU);
+    const toE: Buffer = Buffer.from(fromE);
+    const toU: Buffer = Buffer.from(fromU);
     if (!obs) {
       // dot1qVlanStaticName is SnmpAdminString (SIZE(0..32)).
       const name = Buffer.from(desired.vlanNames?.[vid] ?? `pirack-${vid}`).subarray(0, 32).toString("utf8").replace(/\uFFFD$/, "");
@@ -125,15 +140,25 @@ export function planSwitch(desired: DesiredSwitchState, observed: ObservedSwitch
       activations.push(vid);
       changes.push({ kind: "activateVlan", vid });
     }
-    for (const d of desired.ports) {
+    if (highest && highest.port > toE.length * 8) {
+      const p = desired.ports.find((d) => d.port > toE.length * 8)!.port;
+      throw new OperationError("SWITCH_PORT_LIST_SHORT", `VLAN ${vid}: port ${p} does not fit a ${toE.length}-octet PortList`);
+    }
+    const touched = new Set(naming.get(vid));
+    for (const p of [...portsOf(fromE), ...portsOf(fromU)]) {
+      const i = indexOf.get(p);
+      if (i !== undefined) touched.add(i);
+    }
+    // A desired port outside both lists that does not name the VLAN stays out of both: nothing to do for it.
+    for (const i of [...touched].sort((a, b) => a - b)) {
+      const d = desired.ports[i]!;
       const p = d.port;
-      if (p > toE.length * 8) throw new OperationError("SWITCH_PORT_LIST_SHORT", `VLAN ${vid}: port ${p} does not fit a ${toE.length}-octet PortList`);
       const wasMember = hasPort(fromE, p);
       const wasUntagged = wasMember && hasPort(fromU, p);
-      const member = wantMember(d, vid, wasMember);
-      const untagged = member && wantUntagged(d, vid, wasUntagged);
-      toE = withPort(toE, p, member);
-      toU = withPort(toU, p, untagged);
+      const member = wantMember(d, namedBy[i]!, vid, wasMember);
+      const untagged = member && wantUntagged(d, namedBy[i]!, vid, wasUntagged);
+      setPort(toE, p, member);
+      setPort(toU, p, untagged);
       if (member && (!wasMember || untagged !== wasUntagged)) changes.push({ kind: "join", port: p, vid, tagged: !untagged });
       else if (!member && wasMember) changes.push({ kind: "leave", port: p, vid });
     }
@@ -141,6 +166,8 @@ export function planSwitch(desired: DesiredSwitchState, observed: ObservedSwitch
   }
   const pvids: SwitchPlan["pvids"][number][] = [];
   const poe: SwitchPlan["poe"][number][] = [];
+  const byBridgePort = new Map<number, Inventory["ports"][number]>();
+  for (const p of inv.ports) if (!byBridgePort.has(p.bridgePort)) byBridgePort.set(p.bridgePort, p);
   for (const d of desired.ports) {
     const want = d.pvid ?? (typeof d.untaggedVlan === "number" ? d.untaggedVlan : undefined);
     const from = observed.pvid.get(d.port) ?? null;
@@ -149,7 +176,7 @@ export function planSwitch(desired: DesiredSwitchState, observed: ObservedSwitch
       changes.push({ kind: "pvid", port: d.port, from, to: want });
     }
     if (d.poe === undefined) continue;
-    const info = inv.ports.find((p) => p.bridgePort === d.port);
+    const info = byBridgePort.get(d.port);
     if (inv.poeProblem || !info?.poe) throw new OperationError("SWITCH_POE_UNAVAILABLE", `port ${d.port}: PoE cannot be set: ${inv.poeProblem ?? "no PSE port maps to it"}`);
     if (observed.poe.get(d.port)?.adminOn !== d.poe) {
       poe.push({ port: d.port, on: d.poe, index: `${info.poe.group}.${info.poe.port}` });

@@ -24,11 +24,18 @@ export function withPort(list: Uint8Array, p: number, on: boolean): Buffer {
   return out;
 }
 
+/** Sets or clears port `p` in `list` itself (the caller has checked that `p` fits). */
+export function setPort(list: Uint8Array, p: number, on: boolean): void {
+  const i = (p - 1) >> 3;
+  list[i] = on ? (list[i] ?? 0) | maskOf(p) : (list[i] ?? 0) & ~maskOf(p);
+}
+
 /** Every set port in ascending order. */
 export function portsOf(list: Uint8Array): number[] {
   const ports: number[] = [];
   for (let i = 0; i < list.length; i++) {
     const octet = list[i] ?? 0;
+    if (octet === 0) continue;
     for (let b = 0; b < 8; b++) if (octet & (0x80 >> b)) ports.push(i * 8 + b + 1);
   }
   return ports;

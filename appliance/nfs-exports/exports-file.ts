@@ -39,9 +39,13 @@ export function renderExportsLine(spec: ExportSpec): string {
   return `${spec.path} ${spec.clientAddress}(${(spec.options ?? DEFAULT_EXPORT_OPTIONS).join(",")})`;
 }
 
+const localeOrder = new Intl.Collator().compare;
+/** Orders exports by path as `a.path.localeCompare(b.path)` does, with one collator for the whole sort. */
+export const byLocalePath = (a: ExportSpec, b: ExportSpec): number => localeOrder(a.path, b.path);
+
 /** Renders the whole file, sorted by path so that equal sets always give equal bytes. */
 export function renderExportsFile(specs: readonly ExportSpec[]): string {
-  const lines = [...specs].sort((a, b) => a.path.localeCompare(b.path)).map(renderExportsLine);
+  const lines = [...specs].sort(byLocalePath).map(renderExportsLine);
   return FILE_HEADER + lines.map((l) => l + "\n").join("");
 }
 

@@ -3,7 +3,7 @@
  * included from the main ganesha.conf with `%include`; each block lets exactly one client in.
  */
 import { DecodeError } from "../../lib/errors.ts";
-import { checkExportSpec, DEFAULT_EXPORT_OPTIONS } from "./exports-file.ts";
+import { byLocalePath, checkExportSpec, DEFAULT_EXPORT_OPTIONS } from "./exports-file.ts";
 import type { ExportSpec } from "./types.ts";
 
 /** Default path of pirack's ganesha exports file below a sysroot. */
@@ -73,7 +73,7 @@ export function renderGaneshaExport(spec: ExportSpec, id: number = ganeshaExport
 /** Renders pirack's exports file, sorted by path (one block per directory); throws when two exports would share an Export_Id. */
 export function renderGaneshaExportsFile(specs: readonly ExportSpec[]): string {
   const byPath = new Map<string, ExportSpec[]>();
-  for (const spec of [...specs].sort((a, b) => a.path.localeCompare(b.path) || a.clientAddress.localeCompare(b.clientAddress))) {
+  for (const spec of [...specs].sort((a, b) => byLocalePath(a, b) || a.clientAddress.localeCompare(b.clientAddress))) {
     byPath.set(spec.path, [...(byPath.get(spec.path) ?? []), spec]);
   }
   const seen = new Map<number, string>();

@@ -14,6 +14,9 @@ export function describeExportAction(action: ExportAction): string {
   }
 }
 
+/** One export's identity: its path and its client (options aside). */
+const exportKey = (e: ExportSpec): string => `${e.path} ${e.clientAddress}`;
+
 /**
  * Kernel nfsd: write the file when its bytes differ, then `exportfs -ra` when the file changed or
  * the live table (exportfs -v) lacks a desired export or still holds one pirack no longer wants.
@@ -26,12 +29,20 @@ export function planKernelExports(filePath: string, desired: readonly ExportSpec
   const actions: ExportAction[] = [];
   if (observed.fileText !== text) actions.push({ kind: "writeExportsFile", path: filePath, text, count: desired.length });
   const live = observed.live ?? [];
-  const missing = desired.filter((d) => !live.some((l) => exportSatisfies(l, d)));
+  // Indexed by path and client, so a rack of thousands of Pis is planned in linear time (was desired x live).
+  const liveByKey = new Map<string, ExportSpec[]>();
+  for (const l of live) {
+    const same = liveByKey.get(exportKey(l));
+    if (same) same.push(l);
+    else liveByKey.set(exportKey(l), [l]);
+  }
+  const missing = desired.filter((d) => !(liveByKey.get(exportKey(d)) ?? []).some((l) => exportSatisfies(l, d)));
   const known = [...(observed.file ?? []), ...desired];
   const paths = new Set(known.map((s) => s.path));
   const dirs = new Set(known.map((s) => dirname(s.path)));
   const ours = (path: string) => paths.has(path) || dirs.has(dirname(path));
-  const stale = live.filter((l) => ours(l.path) && !desired.some((d) => d.path === l.path && d.clientAddress === l.clientAddress));
+  const wanted = new Set(desired.map(exportKey));
+  const stale = live.filter((l) => ours(l.path) && !wanted.has(exportKey(l)));
   const reasons = [
     ...(actions.length ? ["file changed"] : []),
     ...(missing.length ? [`${missing.length} not exported`] : []),

@@ -31,7 +31,8 @@ describe("a Pi with a role is cloned from its role layer", () => {
   const web: PiRootSpec = { ...spec, imagePath: "/srv/pirack/images/bookworm-arm64+web", layer: "web" };
   it("names the layer in the per-Pi action", () => {
     expect(describeRootStep({ kind: "createRoot", port: 2, path: spec.exportPath }, web, "bookworm-arm64")).toBe("clone root 10.46.189.6 (port 2) from bookworm-arm64+web");
-    expect(describeRootStep({ kind: "imageMissing", port: 2, image: web.imagePath! }, web, "bookworm-arm64")).toBe("clone root 10.46.189.6 (port 2) from bookworm-arm64+web");
+    expect(describeRootStep({ kind: "imageMissing", port: 2, image: web.imagePath! }, web, "bookworm-arm64")).toBe("clone root 10.46.189.6 (port 2) from bookworm-arm64+web (layer not built)");
+    expect(describeRootStep({ kind: "rebuildNeeded", port: 2, root: spec.exportPath, has: undefined, wants: "web" }, web, "bookworm-arm64")).toBe("root 10.46.189.6 (port 2) needs a rebuild from bookworm-arm64+web");
   });
   it("says what to run when the layer is missing, and when the role changed", () => {
     const missing = rootProblem({ kind: "imageMissing", port: 2, image: web.imagePath! }, web, "bookworm-arm64");

@@ -113,10 +113,11 @@ export function describeRootStep(a: RootAction, spec: PiRootSpec, golden: string
       return `generate SSH host keys in root ${pi}`;
     case "writeMachineId":
       return `write a machine-id in root ${pi}`;
+    // Problems, listed as such among the pending actions too (`GET /api/v1/reconcile`): nothing is done about them.
     case "imageMissing":
-      return `clone root ${pi} from ${image}`;
+      return `clone root ${pi} from ${image} (${spec.layer ? "layer" : "image"} not built)`;
     case "rebuildNeeded":
-      return `rebuild root ${pi} from ${image}`;
+      return `root ${pi} needs a rebuild from ${image}`;
   }
 }
 
@@ -142,10 +143,18 @@ export function rootProblem(a: RootAction & { kind: "imageMissing" | "rebuildNee
 /** Roots: one action per Pi and step (clone a missing root, repair a drifted file, make a missing identity). */
 export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
   const run = createCommandRunner();
-  const store = () => new RootStore(rootStoreOptions(deps.config()), { log: deps.log, run, metrics: deps.metrics });
+  const newStore = (config: Config) => ({ config, store: new RootStore(rootStoreOptions(config), { log: deps.log, run, metrics: deps.metrics }) });
+  // One store per pass (made when the pass plans), so what it learns once (the clone strategy) serves every clone.
+  let current: { config: Config; store: RootStore } | undefined;
+  const store = (): RootStore => {
+    const config = deps.config();
+    if (current?.config !== config) current = newStore(config);
+    return current.store;
+  };
   return {
     name: "roots",
     async planFor(plan) {
+      current = newStore(deps.config());
       const specs = piRootSpecs(plan, deps.config());
       if (specs.length === 0) return [];
       const s = store();

@@ -134,8 +134,8 @@ describe.skipIf(!isRoot())("roots sync with roles: role layers, workload files, 
     await writeFile(join(root("10.46.189.10"), "home/pi/notes"), "the Pi's work\n");
     const r = await cli("roots", "sync", "--config", config, "--sysroot", sysroot);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain("clone root 10.46.189.14 (port 4) from golden+db: layer golden+db not built: pirack workloads build db");
-    expect(r.stderr).toContain("rebuild needed: root of port 3 was cloned from the golden image (role none); role db needs golden+db (its packages differ): pirack roots rebuild 3");
+    expect(r.stderr).toContain("clone root 10.46.189.14 (port 4) from golden+db (layer not built): layer golden+db not built: pirack workloads build db");
+    expect(r.stderr).toContain("root 10.46.189.10 (port 3) needs a rebuild from golden+db: rebuild needed: root of port 3 was cloned from the golden image (role none); role db needs golden+db (its packages differ): pirack roots rebuild 3");
     await expect(stat(root("10.46.189.14"))).rejects.toThrow(/ENOENT/);
     // Never rewritten: the golden root of port 3 keeps what the Pi wrote and gets no db files.
     expect(await readFile(join(root("10.46.189.10"), "home/pi/notes"), "utf8")).toBe("the Pi's work\n");
