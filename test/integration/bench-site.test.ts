@@ -25,7 +25,16 @@ const repo = new URL("../..", import.meta.url).pathname;
 const TOOLS = ["ovs-vswitchd", "ganesha.nfsd", "qemu-system-aarch64", "nginx", "mariadbd", "mariadb-install-db", "systemd-socket-activate", "/usr/bin/time"];
 const tools = await execa("bash", ["-c", TOOLS.map((t) => `command -v ${t} >/dev/null || echo ${t}`).join("; ")], { reject: false });
 const missing = tools.stdout.split("\n").filter(Boolean);
-const skip = !isRoot() ? "needs root (namespaces)" : missing.length ? `needs ${missing.join(", ")} (.ci/apt-packages)` : "";
+// Opt-in: from an empty cache the arm64 web layer alone took 73 min on a loaded 2-core machine (est. 10-17 min
+// quiet), far past CI's budget, and a build cut short by a time box would outlive the test.
+const OPTED_IN = process.env.PIRACK_BENCH_SITE === "1";
+const skip = !OPTED_IN
+  ? "opt-in: PIRACK_BENCH_SITE=1 (builds and caches the arm64 web layer first; see README, The site on the bench)"
+  : !isRoot()
+    ? "needs root (namespaces)"
+    : missing.length
+      ? `needs ${missing.join(", ")} (.ci/apt-packages)`
+      : "";
 
 // Found on the bench (2026-12-02): under TCG, install.php?step=2 outlasts the web Pi's nginx fastcgi_read_timeout
 // (nginx's default 60 s; the request got 504 after 62 s). Until the web role allows longer (or the install is
