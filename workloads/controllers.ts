@@ -121,11 +121,13 @@ export class WorkloadControllers {
   }
 
   /** Brings the fenced db Pi on `port` back as a fresh replica of the current primary; one rejoin at a time. */
-  rejoin(port: number): Promise<RejoinResult> {
+  async rejoin(port: number): Promise<RejoinResult> {
     const run = this.run;
     if (!run?.db) throw new OperationError("DB_REJOIN_NOT_DB", run?.dbProblem ?? "this rack runs no db pair (no Pi has role db)");
     if (this.rejoining) throw new OperationError("DB_REJOIN_BUSY", `db Pi ${this.rejoining.node} (port ${this.rejoining.port}) is rejoining since ${this.rejoining.startedAt}`);
     const node = run.dbNodes.find((n) => n.port === port);
+    if (!node) throw new OperationError("DB_REJOIN_NOT_DB", `port ${port} is not a db Pi (db ports: ${run.dbNodes.map((n) => n.port).join(", ")})`);
+    if (!run.db.current().fenced.includes(node.name)) throw new OperationError("DB_REJOIN_NOT_FENCED", `db Pi ${node.name} (port ${port}) is not fenced; only a fenced old primary rejoins`);
     const spec = run.spec;
     const db = spec.workloads.db;
     const probe = httpProbe({ healthPort: db.healthPort, timeoutMs: db.failover.timeoutMs, ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}) });
@@ -149,8 +151,8 @@ export class WorkloadControllers {
       now: this.now,
       timeoutMs: this.deps.rejoinTimeoutMs ?? 15 * 60_000,
     });
-    this.rejoining = { port, node: node?.name ?? `port ${port}`, startedAt: new Date(this.now()).toISOString(), promise };
-    if (node) this.event("rejoin started", { node: node.name, port });
+    this.rejoining = { port, node: node.name, startedAt: new Date(this.now()).toISOString(), promise };
+    this.event("rejoin started", { node: node.name, port });
     const rejoins = this.deps.metrics.counter("pirack_db_rejoins_total", "fenced old primaries brought back as replicas, by result");
     promise.then(
       (r) => {
@@ -159,7 +161,7 @@ export class WorkloadControllers {
       },
       (err: Error) => {
         rejoins.inc({ result: "failed" });
-        this.event("rejoin failed", { node: node?.name, port, err: err.message }, "error");
+        this.event("rejoin failed", { node: node.name, port, err: err.message }, "error");
       },
     );
     const clear = () => void (this.rejoining = null);
@@ -248,11 +250,7 @@ export class WorkloadControllers {
     // After the current step: the controller records the promotion before rejoin reads who is primary.
     setTimeout(() => {
       if (this.run !== run || run.stopped) return;
-      try {
-        this.rejoin(node.port).catch(() => undefined); // recorded as "rejoin failed" by rejoin()
-      } catch (err) {
-        this.fail("auto-rejoin", err);
-      }
+      this.rejoin(node.port).catch((err: unknown) => this.fail("auto-rejoin", err));
     }, 0).unref();
   }
 
@@ -300,6 +298,9 @@ export class WorkloadControllers {
     clearTimeout(run.timer);
     await run.round;
     await run.db?.stop();
+    // The old controller's events stay in the history the API shows (a reload must not hide a failover).
+    for (const e of run.db?.status().events ?? []) this.events.push({ ...e });
+    this.events.sort((a, b) => a.at.localeCompare(b.at)).splice(0, Math.max(0, this.events.length - keepEvents));
     this.log.info("workload controllers stopped");
   }
 
