@@ -6,53 +6,34 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRoot, TestBed, waitFor } from "../support/netns.ts";
+import { DbRunner } from "../support/db-runner-client.ts";
 import { buildRigNetwork, crashRigMariadbd, localSql, rigToolsPresent, siteSql, siteSqlOn, startRigProxy, type RigSpec } from "../support/workloads-db-rig.ts";
 
 const missing = isRoot() ? await rigToolsPresent() : [];
 const skip = !isRoot() ? "needs root (namespaces)" : missing.length ? `missing ${missing.join(", ")}` : "";
-const repoRoot = join(import.meta.dirname, "../..");
-
-type Ev = { t: number; wall: number; event: string; [k: string]: unknown };
 
 describe.skipIf(skip !== "")(`db role and failover in namespaces ${skip}`, () => {
   const bed = new TestBed();
   let spec: RigSpec;
   let base: string;
-  const events: Ev[] = [];
-  const stderr: string[] = [];
-  let runner: ReturnType<TestBed["spawn"]>;
-
-  const waitEvent = (pred: (e: Ev) => boolean, what: string, timeoutMs = 60_000, since = 0) =>
-    waitFor(() => {
-      if (runner.exitCode !== null) throw new Error(`runner exited: ${stderr.join("").slice(-3000)}\nlast events: ${JSON.stringify(events.slice(-8))}`);
-      return events.slice(since).find(pred);
-    }, what, timeoutMs);
-  const send = (o: object): void => void runner.stdin!.write(`${JSON.stringify(o)}\n`);
+  let runner: DbRunner;
+  const waitEvent: DbRunner["waitEvent"] = (...a) => runner.waitEvent(...a);
+  const send = (o: object): void => runner.send(o);
 
   beforeAll(async () => {
     base = await mkdtemp(join(tmpdir(), "pirack-db-"));
     bed.defer(() => rm(base, { recursive: true, force: true }));
     spec = await buildRigNetwork(bed, base);
     await startRigProxy(bed, spec);
-    runner = bed.spawn(spec.fsNs, "node", ["--import", "tsx", join(repoRoot, "test/support/workloads-db-runner.ts"), JSON.stringify(spec)]);
-    runner.stderr!.on("data", (c: Buffer) => stderr.push(String(c)));
-    createInterface({ input: runner.stdout! }).on("line", (l) => {
-      try {
-        events.push(JSON.parse(l) as Ev);
-      } catch {
-        events.push({ t: -1, wall: 0, event: "garbage", line: l });
-      }
-    });
-    await waitEvent((e) => e.event === "ready", "runner ready", 180_000);
-    await waitEvent((e) => e.event === "log" && e.msg === "semi-sync on", "semi-sync on", 90_000);
+    runner = new DbRunner(bed, spec);
+    await runner.ready();
   }, 240_000);
 
   afterAll(async () => {
-    if (process.env.PIRACK_DB_EVENTS) await writeFile(process.env.PIRACK_DB_EVENTS, events.map((e) => JSON.stringify(e)).join("\n"));
+    if (process.env.PIRACK_DB_EVENTS) await writeFile(process.env.PIRACK_DB_EVENTS, runner.events.map((e) => JSON.stringify(e)).join("\n"));
     await bed.cleanup();
   }, 60_000);
 
@@ -78,7 +59,7 @@ describe.skipIf(skip !== "")(`db role and failover in namespaces ${skip}`, () =>
       if (r.exitCode === 0) acked.push(Number(r.stdout.trim()));
     }
     expect(acked).toHaveLength(20);
-    const since = events.length;
+    const since = runner.events.length;
     const killedAt = Date.now();
     expect(crashRigMariadbd(db1!)).toBe(1);
     let firstWriteMs = -1;
@@ -91,7 +72,7 @@ describe.skipIf(skip !== "")(`db role and failover in namespaces ${skip}`, () =>
       if (Date.now() - killedAt > 30_000) throw new Error(`no write accepted within 30 s: ${r.stderr}`);
       await new Promise((res) => setTimeout(res, 100));
     }
-    const lost = events.slice(since).find((e) => e.event === "power lost" && e.node === "db1");
+    const lost = runner.events.slice(since).find((e) => e.event === "power lost" && e.node === "db1");
     const promoted = await waitEvent((e) => e.event === "log" && e.msg === "promoted", "promotion", 10_000, since);
     expect(lost).toBeDefined();
     expect(lost!.wall).toBeLessThan(promoted.wall);
@@ -105,7 +86,7 @@ describe.skipIf(skip !== "")(`db role and failover in namespaces ${skip}`, () =>
 
   it("the fenced old primary rejoins as a fresh replica of the new primary", async () => {
     const [db1, db2] = spec.dbs;
-    const since = events.length;
+    const since = runner.events.length;
     send({ cmd: "rejoin", port: db1!.port });
     const done = await waitEvent((e) => e.event === "rejoin done" || e.event === "rejoin failed", "rejoin", 180_000, since);
     expect(done.event).toBe("rejoin done");
@@ -124,7 +105,7 @@ describe.skipIf(skip !== "")(`db role and failover in namespaces ${skip}`, () =>
       if (r.exitCode === 0) acked.push(Number(r.stdout.trim()));
     }
     expect(acked).toHaveLength(10);
-    const since = events.length;
+    const since = runner.events.length;
     const cutAt = Date.now();
     await execa("ip", ["-n", db2!.ns, "link", "set", "eth0", "down"]);
     // Still alive and writable from itself: this is why a promotion without a fence would split the brain.
@@ -140,7 +121,7 @@ describe.skipIf(skip !== "")(`db role and failover in namespaces ${skip}`, () =>
       await new Promise((res) => setTimeout(res, 100));
     }
     const firstWriteMs = Date.now() - cutAt;
-    const lost = events.slice(since).find((e) => e.event === "power lost" && e.node === db2!.name);
+    const lost = runner.events.slice(since).find((e) => e.event === "power lost" && e.node === db2!.name);
     const promoted = await waitEvent((e) => e.event === "log" && e.msg === "promoted", "promotion", 10_000, since);
     expect(promoted.node).toBe(db1!.name);
     expect(lost).toBeDefined();

@@ -14,7 +14,10 @@ import { expect } from "vitest";
 import { parseConfigText } from "../../appliance/config.ts";
 import { planRack } from "../../appliance/plan.ts";
 import { CdnController, probeWeb, renderCluster, requiredSecrets, ROLES, upstreamWriter, type Cluster, type WorkloadsConfig } from "../../workloads/index.ts";
+import { nodesOf } from "../../workloads/role.ts";
+import { DbRunner } from "./db-runner-client.ts";
 import { TestBed, waitFor } from "./netns.ts";
+import { openForMysql, type RigDb, type RigSpec } from "./workloads-db-rig.ts";
 import { prepareNodeRoot, spawnInNode } from "./workload-node.ts";
 
 /** Debian binaries the site needs (from .ci/apt-packages). */
@@ -23,6 +26,12 @@ export const SITE_TOOLS = ["/usr/sbin/nginx", "/usr/sbin/php-fpm8.2", "/usr/sbin
 const SITE = "http://www.pirack.test";
 /** The Host every request carries (Debian's wordpress and the CDN key on it). */
 export const SITE_HOST = "www.pirack.test";
+
+/**
+ * The db pair's settings: a small buffer pool, and health polls a loaded 2-core machine answers in time (bash and
+ * the mariadb client take 0.5-1 s there); the 5 s failover goal is bench/site/failover.ts's to measure.
+ */
+const DB_PAIR_WORKLOADS = "  db: { bufferPoolMb: 32, failover: { intervalMs: 1000, timeoutMs: 5000 } }\n";
 
 /** A running site. */
 export class SiteBed {
@@ -38,7 +47,13 @@ export class SiteBed {
   private uploads = "";
   private requestNo = 0;
 
-  constructor(private readonly opts: { cacheSeconds: number; weights: Record<string, number> }) {}
+  /** The db pair's runner (pirack's failover controller and the PoE switch) when `dbPair` is set. */
+  dbRunner: DbRunner | undefined;
+  /** The db pair as the rig's helpers take it (`localSql`, `crashRigMariadbd`). */
+  dbSpec: RigSpec | undefined;
+
+  /** `dbPair`: two db Pis running the db role (GTID replication, health endpoint, HAProxy on each web Pi, failover). */
+  constructor(private readonly opts: { cacheSeconds: number; weights: Record<string, number>; dbPair?: boolean }) {}
 
   /** This run's /64 group: four hex digits of the run id, written as pirack writes addresses (no leading zeros). */
   private get group(): string {
@@ -57,17 +72,17 @@ export class SiteBed {
     return `
 storage: { network: 10.46.189.0/24 }
 public: { prefix: "${p}::/64", gateway: "${p}::ffff", firstAddress: "${p}::1" }
-ports: 1-4
+ports: ${this.opts.dbPair ? "1-5" : "1-4"}
 switch: { driver: none }
 pis:
   - { port: 1, name: cdn1, role: cdn }
   - { port: 2, name: web1, role: web }
   - { port: 3, name: web2, role: web }
   - { port: 4, name: db1, role: db }
-workloads:
+${this.opts.dbPair ? "  - { port: 5, name: db2, role: db }\n" : ""}workloads:
   site: { name: www, url: "${SITE}", title: Pirack Test Site }
   cdn: { cacheSeconds: ${this.opts.cacheSeconds}, weights: { ${weights} }, health: { fails: 2, rises: 2 } }
-`;
+${this.opts.dbPair ? DB_PAIR_WORKLOADS : ""}`;
   }
 
   /** curl from the client namespace to the CDN; returns status, headers and body. */
@@ -88,6 +103,22 @@ workloads:
       if (h) headers.set(h[1]!.toLowerCase(), h[2]!);
     }
     return { status, headers, body: r.stdout, error: r.stderr };
+  }
+
+  /**
+   * Publishes a post through the CDN with WordPress's XML-RPC `wp.newPost` (as a blogging client would); the
+   * post's id, or undefined when the site did not acknowledge it (the reason in `error`).
+   */
+  async publish(title: string, auth: { user: string; password: string }, maxSeconds = 5): Promise<{ id?: number; status: number; error?: string }> {
+    const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+    const str = (t: string) => `<value><string>${esc(t)}</string></value>`;
+    const member = (name: string, value: string) => `<member><name>${name}</name>${str(value)}</member>`;
+    const body = `<?xml version="1.0"?><methodCall><methodName>wp.newPost</methodName><params><param><value><int>1</int></value></param><param>${str(auth.user)}</param><param>${str(auth.password)}</param><param><value><struct>${member("post_title", title)}${member("post_status", "publish")}${member("post_content", `Published by the failover test: ${title}.`)}</struct></value></param></params></methodCall>`;
+    const r = await this.bed.exec(this.ns.client!, "curl", ["-sS", "-g", "-o", "-", "-w", "\n%{http_code}", "-H", `Host: ${SITE_HOST}`, "-H", "Content-Type: text/xml", "--max-time", String(maxSeconds), "--data-binary", body, `http://[${this.addr(1)}]/xmlrpc.php`], { timeoutMs: (maxSeconds + 10) * 1000 });
+    const status = Number(/(\d{3})$/.exec(r.stdout)?.[1] ?? 0);
+    const id = /<methodResponse>\s*<params>\s*<param>\s*<value>\s*<string>(\d+)<\/string>/.exec(r.stdout)?.[1];
+    if (status === 200 && id) return { id: Number(id), status };
+    return { status, error: (r.stderr || r.stdout).slice(0, 300) };
   }
 
   /** A fetch for the controller's probes, run from the client namespace (the "fileserver") through curl. */
@@ -141,7 +172,8 @@ workloads:
     const cluster = (this.cluster = planRack(parsed.config).workloads.cluster);
     const nodes = cluster.nodes;
     const addr = (n: number) => this.addr(n);
-    expect(nodes.map((n) => `${n.name} ${n.publicAddress}`)).toEqual(["cdn1", "web1", "web2", "db1"].map((n, i) => `${n} ${addr(i + 1)}`));
+    const names = ["cdn1", "web1", "web2", "db1", ...(this.opts.dbPair ? ["db2"] : [])];
+    expect(nodes.map((n) => `${n.name} ${n.publicAddress}`)).toEqual(names.map((n, i) => `${n} ${addr(i + 1)}`));
     const all = [...nodes.map((n) => [n.name, n.publicAddress] as const), ["client", addr(99)] as const];
     for (const [i, [name, address]] of all.entries()) {
       ns[name] = await bed.namespace(`wl${name}`);
@@ -158,17 +190,13 @@ workloads:
       await prepareNodeRoot(roots[n.name]!, ROLES[n.role]!, files.get(n.name)!);
     }
 
-    // db1: plain mariadbd with its own datadir (the db role brings the rendered one).
-    const data = join(dir, "db1-data");
-    await execa("mariadb-install-db", ["--no-defaults", `--datadir=${data}`, "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db"]);
-    const sock = join(dir, "db1.sock");
-    bed.spawn(ns.db1!, "mariadbd", ["--no-defaults", `--datadir=${data}`, `--socket=${sock}`, `--pid-file=${join(dir, "db1.pid")}`, "--user=root", "--bind-address=::", "--port=3306", "--skip-name-resolve"]);
-    await waitFor(async () => ((await bed.exec(ns.db1!, "mariadb", [`--socket=${sock}`, "-e", "SELECT 1"])).exitCode === 0 ? true : undefined), "mariadbd", 60_000);
-    const sql = `CREATE DATABASE wordpress; CREATE USER 'wordpress'@'%' IDENTIFIED BY '${secrets["db.sitePassword"]}'; GRANT ALL ON wordpress.* TO 'wordpress'@'%';`;
-    expect((await bed.exec(ns.db1!, "mariadb", [`--socket=${sock}`, "-e", sql])).exitCode).toBe(0);
+    if (this.opts.dbPair) await this.startDbPair(secrets);
+    else await this.startPlainDb(secrets);
 
     for (const name of ["web1", "web2"]) {
-      bed.spawn(ns[name]!, "socat", ["TCP-LISTEN:3306,bind=127.0.0.1,fork,reuseaddr", `TCP6:[${addr(4)}]:3306`]);
+      // The db role's local proxy (HAProxy, the rendered config) with a db pair; a plain TCP relay to the one db else.
+      if (this.opts.dbPair) bed.spawn(ns[name]!, "haproxy", ["-db", "-f", join(roots[name]!, "etc/haproxy/haproxy.cfg")]);
+      else bed.spawn(ns[name]!, "socat", ["TCP-LISTEN:3306,bind=127.0.0.1,fork,reuseaddr", `TCP6:[${addr(4)}]:3306`]);
       spawnInNode(bed, ns[name]!, roots[name]!, ["php-fpm8.2", "--nodaemonize", "--fpm-config", "/etc/php/8.2/fpm/php-fpm.conf"], uploads);
       await waitFor(() => (existsSync(join(roots[name]!, "run/php/php8.2-fpm.sock")) ? true : undefined), `${name} php-fpm`, 30_000);
       await this.startWebNginx(name);
@@ -185,6 +213,41 @@ workloads:
       writeUpstream: upstreamWriter([roots.cdn1!]),
       log: { info: () => undefined, warn: () => undefined },
     });
+  }
+
+  /** db1: a plain mariadbd with its own datadir and the site's account (no db role). */
+  private async startPlainDb(secrets: Record<string, string>): Promise<void> {
+    const { bed, ns, dir } = this;
+    const data = join(dir, "db1-data");
+    await execa("mariadb-install-db", ["--no-defaults", `--datadir=${data}`, "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db"]);
+    const sock = join(dir, "db1.sock");
+    bed.spawn(ns.db1!, "mariadbd", ["--no-defaults", `--datadir=${data}`, `--socket=${sock}`, `--pid-file=${join(dir, "db1.pid")}`, "--user=root", "--bind-address=::", "--port=3306", "--skip-name-resolve"]);
+    await waitFor(async () => ((await bed.exec(ns.db1!, "mariadb", [`--socket=${sock}`, "-e", "SELECT 1"])).exitCode === 0 ? true : undefined), "mariadbd", 60_000);
+    const sql = `CREATE DATABASE wordpress; CREATE USER 'wordpress'@'%' IDENTIFIED BY '${secrets["db.sitePassword"]}'; GRANT ALL ON wordpress.* TO 'wordpress'@'%';`;
+    expect((await bed.exec(ns.db1!, "mariadb", [`--socket=${sock}`, "-e", sql])).exitCode).toBe(0);
+  }
+
+  /**
+   * db1 and db2 running the db role (rendered files, real mariadbd, the health endpoint) with pirack's failover
+   * controller and a simulated PoE switch in the client namespace, which stands in for the fileserver: it holds
+   * each db Pi's storage /30 (`.1`), the Pi its `.2`, on the same wire as the public network.
+   */
+  private async startDbPair(secrets: Record<string, string>): Promise<void> {
+    const { bed, ns, dir } = this;
+    const dbs: RigDb[] = [];
+    for (const n of nodesOf(this.cluster, "db")) {
+      await execa("ip", ["-n", ns[n.name]!, "addr", "add", `${n.storageAddress}/30`, "dev", "eth0"]);
+      await execa("ip", ["-n", ns.client!, "addr", "add", `${n.serverAddress}/30`, "dev", "eth0"]);
+      const root = join(dir, n.name);
+      await mkdir(root, { recursive: true });
+      await openForMysql(root);
+      dbs.push({ name: n.name, port: n.port, ns: ns[n.name]!, root, storageAddress: n.storageAddress, publicAddress: n.publicAddress });
+    }
+    await openForMysql(dir);
+    const spec: RigSpec = { id: bed.id, base: dir, fsNs: ns.client!, webNs: ns.web1!, webPublic: this.addr(2), fsAddress: nodesOf(this.cluster, "db")[0]!.serverAddress, dbs, secrets, workloads: this.workloads, cluster: this.cluster };
+    this.dbSpec = spec;
+    this.dbRunner = new DbRunner(bed, spec);
+    await this.dbRunner.ready();
   }
 
   /** Kills every process of the run and removes every namespace and file. */

@@ -38,10 +38,13 @@ export interface RigSpec {
   readonly dbs: readonly RigDb[];
   readonly secrets: Readonly<Record<string, string>>;
   readonly workloads: WorkloadsConfig;
+  /** The rack's own role cluster when the db pair is part of a whole site (test/support/site-bed.ts). */
+  readonly cluster?: Cluster;
 }
 
-/** The role cluster of the rig (two db Pis, one web Pi). */
+/** The role cluster of the rig (two db Pis, one web Pi), or the site's when it has one. */
 export function rigCluster(spec: RigSpec): Cluster {
+  if (spec.cluster) return spec.cluster;
   const nodes: RoleNode[] = spec.dbs.map((d) => ({ name: d.name, port: d.port, role: "db", publicAddress: d.publicAddress, storageAddress: d.storageAddress, serverAddress: spec.fsAddress }));
   nodes.push({ name: "web1", port: 9, role: "web", publicAddress: spec.webPublic, storageAddress: "10.77.0.20", serverAddress: spec.fsAddress });
   return { nodes, exportsDir: join(spec.base, "exports") };

@@ -16,8 +16,9 @@ export async function probeWeb(node: RoleNode, deps: ProbeDeps): Promise<Health>
 export const webRole: Role = {
   name: "web",
   // `php` (not only php8.2-fpm) and nginx in the same install satisfy wordpress's `apache2 | httpd` and
-  // `libapache2-mod-php | php` without pulling Apache; the theme is only a Recommends of wordpress.
-  packages: ["nginx", `php${PHP_VERSION}-fpm`, "php", "php-mysql", "wordpress", "wordpress-theme-twentytwentythree", "curl", "nfs-common", "haproxy"],
+  // `libapache2-mod-php | php` without pulling Apache; the theme is only a Recommends of wordpress, and php-xml
+  // (XML-RPC, feeds), php-mbstring and php-curl only Suggests, though WordPress needs them to work in full.
+  packages: ["nginx", `php${PHP_VERSION}-fpm`, "php", "php-mysql", "php-xml", "php-mbstring", "php-curl", "wordpress", "wordpress-theme-twentytwentythree", "curl", "nfs-common", "haproxy"],
   packageUnits: ["nginx.service", `php${PHP_VERSION}-fpm.service`, "haproxy.service"],
   layerRemovals: ["etc/nginx/sites-enabled/default", `etc/php/${PHP_VERSION}/fpm/pool.d/www.conf`],
   secrets: [{ name: DB_SITE_PASSWORD, bytes: 24 }, ...WP_SALTS.map((s) => ({ name: `wp.${s}`, bytes: 48 }))],
