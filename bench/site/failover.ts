@@ -52,6 +52,9 @@ async function main(): Promise<void> {
       }
       const since = events.length;
       const failedAt = Date.now();
+      // Linux drops a link's IPv6 addresses when it goes down unless keep_addr_on_down is set: without it the
+      // partitioned Pi would come back without its public address and could not re-clone from the new primary.
+      if (args.partition) await execa("ip", ["netns", "exec", primary.ns, "sysctl", "-qw", "net.ipv6.conf.eth0.keep_addr_on_down=1"]);
       if (args.partition) await execa("ip", ["-n", primary.ns, "link", "set", "eth0", "down"]);
       else crashRigMariadbd(primary);
       let ms = -1;
