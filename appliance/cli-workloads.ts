@@ -93,13 +93,20 @@ export function registerWorkloadsCommands(program: Command): Command {
     .argument("<port>", "switch port of the fenced db Pi")
     .addOption(apiOption())
     .addOption(tokenOption())
+    .option("--config <file>", "rack.yaml: rejoin from the state files and the switch directly when no appliance answers")
     .option("--json", "print the API's answer as JSON")
-    .action(async (portText: string, opts: { api?: string; tokenFile?: string; json?: boolean }) => {
+    .action(async (portText: string, opts: { api?: string; tokenFile?: string; config?: string; json?: boolean }) => {
       const port = Number(portText);
       if (!Number.isInteger(port) || port < 1) throw new CliFailure(`port must be a switch port number, got "${portText}"`, EXIT_CONFIG);
-      const r = (await callApi(opts.api ?? defaultApi(), "/api/v1/workloads/rejoin", { method: "POST", body: { port }, ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}) })) as {
-        result: { node: string; primary: string; datadirSetAside: string; ms: number };
-      };
+      type Answer = { result: { node: string; primary: string; datadirSetAside: string; ms: number } };
+      let r: Answer;
+      try {
+        r = (await callApi(opts.api ?? defaultApi(), "/api/v1/workloads/rejoin", { method: "POST", body: { port }, ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}) })) as Answer;
+      } catch (err) {
+        if (!(err instanceof CliFailure) || !err.message.startsWith("no appliance answers") || !opts.config) throw err;
+        const { rejoinOffline } = await import("./cli-rejoin.ts");
+        r = { result: await rejoinOffline(await requireConfig(opts.config), port) };
+      }
       if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else process.stdout.write(`${r.result.node} (port ${port}) replicates from ${r.result.primary} (${(r.result.ms / 1000).toFixed(1)} s); old datadir kept at ${r.result.datadirSetAside}\n`);
     });

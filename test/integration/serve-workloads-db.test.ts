@@ -5,7 +5,7 @@
  * promotion) and promote the replica; the API shows it; a restart of serve keeps the old primary fenced and off
  * (even with power-held-off.json gone) and refuses to power it on; `pirack workloads rejoin` brings it back.
  */
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,8 +116,41 @@ describe.skipIf(skip !== "")(`pirack serve runs the db failover ${skip}`, () => 
     await waitFor(async () => ((await view()).db?.semiSync === true ? true : undefined), "semi-sync on again", 60_000);
     const v = await view();
     expect(v.db).toMatchObject({ primary: "db2", replica: "db1", fenced: [] });
-    const status = await execa("node", [pirack, "workloads", "status", "--api", `unix:${bed.socket}`], { reject: false });
-    expect(status.stdout).toMatch(/db1\s+1\s+db\s+replica\s+yes/);
-    expect(status.stdout).toMatch(/db2\s+2\s+db\s+primary\s+yes/);
+    // Both polled healthy (one health request costs seconds on a loaded machine: a poll may time out meanwhile).
+    const status = await waitFor(async () => {
+      const r = await execa("node", [pirack, "workloads", "status", "--api", `unix:${bed.socket}`], { reject: false });
+      return /db1\s+1\s+db\s+replica\s+yes/.test(r.stdout) && /db2\s+2\s+db\s+primary\s+yes/.test(r.stdout) ? r : undefined;
+    }, "pirack workloads status showing db1 replica and db2 primary, both healthy", 120_000);
+    expect(status.exitCode).toBe(0);
   }, 660_000);
+
+  it("with no appliance running, `pirack workloads rejoin <port> --config F` rejoins from the state files and the switch", async () => {
+    const [db1, db2] = bed.dbs;
+    // A failover needs the pair protected (semi-sync on) and the replica answering its polls.
+    await waitFor(async () => {
+      const v = await view();
+      return v.db?.replica === "db1" && !(v.db as { unprotected?: boolean }).unprotected && v.nodes.find((n) => n.node === "db1")?.healthy ? true : undefined;
+    }, "the pair protected with db1 healthy", 180_000);
+    const from = bed.seen.length;
+    bed.crashMariadbd(db2!);
+    const promoted = await bed
+      .waitSeen((s) => s.source === "serve" && s.msg === "promoted", "second promotion", 120_000, from)
+      .catch((err: Error) => {
+        const said = bed.seen.slice(from).filter((s) => s.source === "serve" && typeof s.msg === "string" && /refused|alone|failed|fenced/.test(s.msg));
+        throw new Error(`${err.message}; serve said: ${JSON.stringify(said.slice(-6))}`);
+      });
+    expect(promoted).toMatchObject({ from: "db2", to: "db1" });
+    expect(await bed.stopServe()).toBe(0);
+    const held = JSON.parse(await readFile(join(bed.dir, "state/power-held-off.json"), "utf8")) as { ports: number[] };
+    expect(held.ports).toEqual([2]);
+    // In the fileserver namespace, where the switch and the Pis' storage addresses are; serve's socket is gone.
+    const r = await bed.bed.exec(bed.fs, "node", [pirack, "workloads", "rejoin", "2", "--config", bed.config, "--api", `unix:${bed.socket}`], { timeoutMs: 600_000 });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^db2 \(port 2\) replicates from db1 /);
+    expect(JSON.parse(await readFile(join(bed.dir, "state/workloads/failover.json"), "utf8"))).toMatchObject({ primary: "db1", fenced: [] });
+    expect((JSON.parse(await readFile(join(bed.dir, "state/power-held-off.json"), "utf8")) as { ports: number[] }).ports).toEqual([]);
+    const row = `offline-${Date.now()}`;
+    expect((await bed.localSql(db1!, `INSERT INTO wordpress.posts (body) VALUES ('${row}')`)).exitCode).toBe(0);
+    await waitFor(async () => ((await bed.localSql(db2!, "SELECT body FROM wordpress.posts")).stdout.includes(row) ? true : undefined), "a new row on the offline-rejoined replica", 30_000);
+  }, 720_000);
 });
