@@ -144,7 +144,11 @@ describe("WorkloadControllers", () => {
     await writeFile(join(root, "var/lib/mysql/ibdata1"), "unacknowledged writes");
     w.answers.set("10.0.0.4", replica);
     w.answers.set("10.0.0.5", primary);
-    const r = await c.rejoin(4);
+    const rejoining = c.rejoin(4);
+    // While it rejoins the port is still fenced (operator power refused) but no longer held off.
+    expect(c.isFenced(4)).toBe(true);
+    expect(c.fencedPorts()).toEqual([]);
+    const r = await rejoining;
     expect(r).toMatchObject({ node: "db1", primary: "db2" });
     expect(await readFile(join(root, r.datadirSetAside, "ibdata1"), "utf8")).toBe("unacknowledged writes");
     expect(await readFile(join(root, "etc/mysql/pirack/init.env"), "utf8")).toContain("ROLE=replica");

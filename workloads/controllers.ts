@@ -100,9 +100,12 @@ export class WorkloadControllers {
     return name !== undefined && (run?.db?.current().fenced.includes(name) ?? false);
   }
 
-  /** Ports of fenced db Pis. */
+  /**
+   * Ports of fenced db Pis that must be held off: not the one rejoining, whose power rejoin owns (it is powered on
+   * while still fenced, and unfenced only once it replicates).
+   */
   fencedPorts(): number[] {
-    return [...(this.run?.dbNodes ?? [])].filter((n) => this.isFenced(n.port)).map((n) => n.port);
+    return [...(this.run?.dbNodes ?? [])].filter((n) => this.isFenced(n.port) && n.port !== this.rejoining?.port).map((n) => n.port);
   }
 
   /** Everything `GET /api/v1/workloads` shows. */
