@@ -96,7 +96,7 @@ export function registerRootfsCommands(program: Command): void {
 
   roots
     .command("sync")
-    .description("one pass of roots and exports, as serve runs them: clone and customise missing roots of enrolled Pis (listed or learned), then write and apply exports")
+    .description("one pass of roots, workload files and exports, as serve runs them: clone and customise missing roots of enrolled Pis (listed or learned; a Pi with a role from its role layer), write their workload files, then write and apply exports")
     .addOption(configOption())
     .addOption(sysrootOption())
     .action(async (opts: { config: string; sysroot: string }) => {
@@ -104,8 +104,8 @@ export function registerRootfsCommands(program: Command): void {
       const { withOneShotRack } = await import("./rack.ts");
       const log = await cliLogger();
       const metrics = new MetricsRegistry();
-      await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics, only: ["roots", "exports"] }, async (app) => {
-        const pis = piRootSpecs(app.plan, config.public.vlan);
+      await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics, only: ["roots", "workloads", "exports"] }, async (app) => {
+        const pis = piRootSpecs(app.plan, config);
         if (pis.length === 0) process.stdout.write(`no enrolled Pis (none listed under pis:, none learned in ${config.paths.state}): nothing to sync\n`);
         const report = await app.reconciler.request("roots sync");
         for (const a of report.applied) process.stdout.write(`${a.description}\n`);
@@ -117,7 +117,7 @@ export function registerRootfsCommands(program: Command): void {
 
   roots
     .command("rebuild")
-    .description("reset one Pi's root to the golden image; the old root is kept aside, dated")
+    .description("reset one Pi's root to its image (its role's layer, or the golden image); the old root is kept aside, dated")
     .argument("<port>", "switch port of the Pi")
     .addOption(configOption())
     .addOption(sysrootOption())
@@ -127,8 +127,8 @@ export function registerRootfsCommands(program: Command): void {
       const { withOneShotRack, rebuildPort } = await import("./rack.ts");
       const log = await cliLogger();
       const metrics = new MetricsRegistry();
-      await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics, only: ["roots", "exports"] }, async (app) => {
-        const pis = piRootSpecs(app.plan, config.public.vlan);
+      await withOneShotRack(config, { sysroot: resolve(opts.sysroot), log, metrics, only: ["roots", "workloads", "exports"] }, async (app) => {
+        const pis = piRootSpecs(app.plan, config);
         if (!pis.some((p) => p.port === port)) {
           throw new CliFailure(`port ${portText} has no enrolled Pi in ${opts.config} (listed or learned: ${pis.map((p) => p.port).join(", ") || "none"})`, EXIT_CONFIG);
         }

@@ -20,12 +20,13 @@ import { localFileStore, ManagedFiles } from "./reconcile/managed-files.ts";
 import { bind, narrow, type BoundSubsystem } from "./reconcile/reconciler.ts";
 import { exportsSubsystem, piRootSpecs, rootsSubsystem, rootStoreOptions } from "./reconcile/roots.ts";
 import { desiredLinks, StorageLinks } from "./reconcile/storage-links.ts";
+import { workloadsSubsystem } from "./reconcile/workloads.ts";
 import { SwitchState, withPowerOverrides } from "./reconcile/switch-state.ts";
 import { SwitchOwner } from "./switch-owner.ts";
 import { createCommandRunner, rebuildRoot } from "../rootfs/index.ts";
 
 /** Names of the subsystems, in pass order. */
-export const SUBSYSTEMS = ["interface-files", "links", "roots", "exports", "switch"] as const;
+export const SUBSYSTEMS = ["interface-files", "links", "roots", "workloads", "exports", "switch"] as const;
 export type SubsystemName = (typeof SUBSYSTEMS)[number];
 
 /** What the rack's subsystems are built from. */
@@ -75,6 +76,8 @@ export function rackSubsystems(app: Appliance, deps: RackDeps): BoundSubsystem<R
     // Run-time links only on the real system; under a sysroot the files are the whole job.
     links: bind(links, (plan: RackPlan) => (real && cfg().fileserver.manageInterfaces ? desiredLinks(plan) : undefined)),
     roots: rootsSubsystem(rootsDeps),
+    // After roots (a new root gets its files in the same pass), before exports (so it is complete when exported).
+    workloads: workloadsSubsystem({ log: deps.log.child({ component: "workloads" }), config: cfg }),
     exports: exportsSubsystem(rootsDeps),
     switch: narrow(switchState, (plan: RackPlan) => (deps.switches.driver ? withPowerOverrides(plan.switchState, app.poweredOff) : undefined)),
   };
@@ -124,10 +127,13 @@ export async function openAppliance(config: Config, deps: RackDeps & Pick<Applia
   return app;
 }
 
-/** Resets one enrolled Pi's root to golden (old root kept aside) under the pass lock, then re-exports. */
+/**
+ * Resets one enrolled Pi's root to its image (its role's layer, or golden; old root kept aside) under the pass
+ * lock, then requests a pass: it writes the Pi's workload files and re-exports.
+ */
 export async function rebuildPort(app: Appliance, port: number, deps: Pick<RackDeps, "log" | "metrics">): Promise<{ path: string; oldPath: string | undefined; strategy: string }> {
   const config = app.config;
-  const pis = piRootSpecs(app.plan, config.public.vlan);
+  const pis = piRootSpecs(app.plan, config);
   const result = await app.reconciler.exclusive(() => rebuildRoot({ ...rootStoreOptions(config), pis, port }, { log: deps.log, run: createCommandRunner(), metrics: deps.metrics }));
   await app.reconciler.request(`root of port ${port} rebuilt`);
   return { path: result.path, oldPath: result.oldPath, strategy: result.strategy };

@@ -5,6 +5,9 @@
  */
 import { basename, dirname, join } from "node:path";
 
+/** Where a role layer (and every root cloned from it) records what it holds: `{ role, image, packages, ... }`. */
+export const LAYER_MANIFEST = "etc/pirack/layer.json";
+
 /** Directory holding pirack's temporary and kept-aside trees next to the roots (or images). */
 export const WORK_DIR = ".pirack";
 

@@ -38,6 +38,24 @@ describe("planRoots", () => {
       expected: ["removeStaleTemp", "createRoot"],
     },
     "Pi no longer desired: its root is kept": { desired: [], observed: [inSync(pi(1))], expected: [] },
+    "new web Pi whose layer is not built: reported, not cloned from golden": {
+      desired: [{ ...pi(1), imagePath: "/srv/images/bookworm-arm64+web", layer: "web" }],
+      observed: [{ ...inSync(pi(1)), exists: false, files: {}, hasHostKeys: false, hasMachineId: false, imageMissing: true }],
+      expected: ["imageMissing"],
+    },
+    "new web Pi whose layer is built": {
+      desired: [{ ...pi(1), imagePath: "/srv/images/bookworm-arm64+web", layer: "web" }],
+      observed: [{ ...inSync(pi(1)), exists: false, files: {}, hasHostKeys: false, hasMachineId: false }],
+      expected: ["createRoot"],
+    },
+    "web root in place from its layer": { desired: [{ ...pi(1), layer: "web" }], observed: [{ ...inSync(pi(1)), layer: "web" }], expected: [] },
+    "role changed none -> web: rebuild needed, the root kept in order meanwhile": {
+      desired: [{ ...pi(1, "web1"), layer: "web" }],
+      observed: [inSync(pi(1))],
+      expected: ["rebuildNeeded", "writeRootFile:etc/hostname", "writeRootFile:etc/hosts"],
+    },
+    "role changed web -> db": { desired: [{ ...pi(1), layer: "db" }], observed: [{ ...inSync(pi(1)), layer: "web" }], expected: ["rebuildNeeded"] },
+    "role changed web -> none": { desired: [pi(1)], observed: [{ ...inSync(pi(1)), layer: "web" }], expected: ["rebuildNeeded"] },
     "several Pis in port order, temporaries first": {
       desired: [pi(3), pi(1)],
       observed: [{ ...inSync(pi(3)), staleTemps: ["/t"] }],
@@ -77,6 +95,9 @@ describe("planRoots", () => {
           if (!cur?.exists || cur.hasMachineId) throw new Error("needless machine-id");
           world.set(spec.exportPath, { ...cur, hasMachineId: true });
           break;
+        case "imageMissing":
+        case "rebuildNeeded":
+          throw new Error(`${a.kind} in a world where every image exists and no role changes`);
       }
     };
     let seed = 11;

@@ -14,6 +14,10 @@ export interface ObservedRoot {
   readonly hasMachineId: boolean;
   /** Leftover temporary trees from an interrupted clone (`.pirack/tmp/<name>.*`). */
   readonly staleTemps: readonly string[];
+  /** The layer the root in place was cloned from (its `etc/pirack/layer.json` role); absent: the golden image. */
+  readonly layer?: string;
+  /** The image the Pi's root would be cloned from is not there (a role layer not built yet). */
+  readonly imageMissing?: boolean;
 }
 
 /** One step towards the desired roots; `describeRootAction` says it in words. */
@@ -22,7 +26,11 @@ export type RootAction =
   | { readonly kind: "createRoot"; readonly port: number; readonly path: string }
   | { readonly kind: "writeRootFile"; readonly port: number; readonly root: string; readonly file: RootFile }
   | { readonly kind: "generateHostKeys"; readonly port: number; readonly root: string }
-  | { readonly kind: "writeMachineId"; readonly port: number; readonly root: string };
+  | { readonly kind: "writeMachineId"; readonly port: number; readonly root: string }
+  /** The root is missing and so is the image it would be cloned from: nothing to do but say so. */
+  | { readonly kind: "imageMissing"; readonly port: number; readonly image: string }
+  /** The root in place came from another layer than its Pi's role wants: only an explicit rebuild changes that. */
+  | { readonly kind: "rebuildNeeded"; readonly port: number; readonly root: string; readonly has: string | undefined; readonly wants: string | undefined };
 
 /** Says an action in words, for logs and `pirack plan`. */
 export function describeRootAction(a: RootAction): string {
@@ -30,21 +38,29 @@ export function describeRootAction(a: RootAction): string {
     case "removeStaleTemp":
       return `port ${a.port}: remove interrupted clone ${a.path}`;
     case "createRoot":
-      return `port ${a.port}: clone golden image to ${a.path} and customise it`;
+      return `port ${a.port}: clone its image to ${a.path} and customise it`;
     case "writeRootFile":
       return `port ${a.port}: write ${a.root}/${a.file.path}`;
     case "generateHostKeys":
       return `port ${a.port}: generate SSH host keys in ${a.root}`;
     case "writeMachineId":
       return `port ${a.port}: write a machine-id in ${a.root}`;
+    case "imageMissing":
+      return `port ${a.port}: cannot clone a root: ${a.image} does not exist`;
+    case "rebuildNeeded":
+      return `port ${a.port}: ${a.root} was cloned from ${layerWords(a.has)}, its role needs ${layerWords(a.wants)}: rebuild it`;
   }
 }
+
+const layerWords = (layer: string | undefined): string => (layer === undefined ? "the golden image" : `the ${layer} layer`);
 
 /**
  * Plans roots. Leftover temporaries go first (they hold disk and would clash with a new clone's
  * name), then missing roots are created (a new root is customised before it appears, so it needs
  * no further action), then existing roots get drifted files rewritten and missing identity made.
- * A root that exists is never replaced here: only an explicit rebuild does that.
+ * A root that exists is never replaced here: only an explicit rebuild does that, so a root cloned from
+ * another layer than the Pi's role wants (a role change) is reported (`rebuildNeeded`) and otherwise kept
+ * in order. A missing root whose image is missing (a layer not built yet) is reported too (`imageMissing`).
  */
 export function planRoots(desired: readonly PiRootSpec[], observed: readonly ObservedRoot[]): RootAction[] {
   const byPath = new Map(observed.map((o) => [o.exportPath, o]));
@@ -56,9 +72,11 @@ export function planRoots(desired: readonly PiRootSpec[], observed: readonly Obs
   for (const spec of sorted) {
     const seen = byPath.get(spec.exportPath);
     if (!seen?.exists) {
-      actions.push({ kind: "createRoot", port: spec.port, path: spec.exportPath });
+      if (seen?.imageMissing) actions.push({ kind: "imageMissing", port: spec.port, image: spec.imagePath ?? "the golden image" });
+      else actions.push({ kind: "createRoot", port: spec.port, path: spec.exportPath });
       continue;
     }
+    if (seen.layer !== spec.layer) actions.push({ kind: "rebuildNeeded", port: spec.port, root: spec.exportPath, has: seen.layer, wants: spec.layer });
     for (const file of renderRootFiles(spec)) {
       if (seen.files[file.path] !== file.text) actions.push({ kind: "writeRootFile", port: spec.port, root: spec.exportPath, file });
     }

@@ -1,6 +1,6 @@
 /**
- * The roots adapter: observes Pi roots on disk, creates missing ones from the golden image
- * (clone -> customise -> sync -> rename into place) and rebuilds a root on explicit request,
+ * The roots adapter: observes Pi roots on disk, creates missing ones from their image (the golden image, or
+ * the role layer a spec names) (clone -> customise -> sync -> rename into place) and rebuilds a root on explicit request,
  * keeping the old one aside, dated.
  */
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
@@ -12,7 +12,7 @@ import { chooseCloneStrategy } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
 import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";
 import { withDirectoryLock, withDirectoryLocks } from "./lock.ts";
-import { isTempFor, oldDirFor, oldPathFor, planOldRootPruning, stampOf, tempDirFor, tempPathFor } from "./layout.ts";
+import { isTempFor, LAYER_MANIFEST, oldDirFor, oldPathFor, planOldRootPruning, stampOf, tempDirFor, tempPathFor } from "./layout.ts";
 import { isMachineId, renderRootFiles } from "./render.ts";
 import { describeRootAction, planRoots, type ObservedRoot, type RootAction } from "./roots-plan.ts";
 import type { CloneStrategy, PiRootSpec, ProgressListener, RootfsDeps } from "./types.ts";
@@ -58,6 +58,26 @@ const exists = async (p: string): Promise<boolean> =>
     () => false,
   );
 
+const isDirectory = (p: string): Promise<boolean> =>
+  stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+
+/** The layer a root in place was cloned from (its `etc/pirack/layer.json` role); undefined: the golden image. */
+export const readRootLayer = async (root: string): Promise<string | undefined> => layerOf(await readRootFile(root, LAYER_MANIFEST));
+
+/** The role a layer manifest names (undefined: no manifest, the golden image; unreadable: "unknown"). */
+function layerOf(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const role = (JSON.parse(text) as { role?: unknown }).role;
+    return typeof role === "string" ? role : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 /** Pi roots on the fileserver's export filesystem. */
 export class RootStore {
   constructor(
@@ -78,6 +98,7 @@ export class RootStore {
         if (isRoot) for (const f of renderRootFiles(spec)) files[f.path] = await readRootFile(root, f.path);
         const tmpDir = tempDirFor(root);
         const staleTemps = (await readdirOrEmpty(tmpDir)).filter((e) => isTempFor(root, e)).map((e) => join(tmpDir, e));
+        const layer = isRoot ? await readRootLayer(root) : undefined;
         return {
           port: spec.port,
           exportPath: root,
@@ -86,9 +107,16 @@ export class RootStore {
           hasHostKeys: isRoot && (await hasHostKeys(root)),
           hasMachineId: isRoot && isMachineId(await readRootFile(root, "etc/machine-id")),
           staleTemps,
+          ...(layer !== undefined ? { layer } : {}),
+          ...(!isRoot && !(await isDirectory(this.imageOf(spec))) ? { imageMissing: true } : {}),
         };
       }),
     );
+  }
+
+  /** The image a Pi's root is cloned from: its own (a role layer) or the golden image. */
+  imageOf(spec: PiRootSpec): string {
+    return spec.imagePath ?? this.opts.imagePath;
   }
 
   /** Pure plan; see `planRoots`. */
@@ -187,6 +215,10 @@ export class RootStore {
         return generateHostKeys(action.root, `root@${spec.hostname}`, this.deps.run, this.opts.hostKeyTypes);
       case "writeMachineId":
         return writeMachineId(action.root, this.deps.randomBytes);
+      case "imageMissing":
+        throw new NotFoundError("IMAGE_NOT_FOUND", `${action.image} does not exist; build it first`);
+      case "rebuildNeeded":
+        throw new OperationError("ROOT_REBUILD_NEEDED", describeRootAction(action));
     }
   }
 
@@ -203,9 +235,9 @@ export class RootStore {
 
   /** Clones and customises a root under a temporary name; the caller renames it into place. */
   private async build(spec: PiRootSpec, identityFrom: string | undefined): Promise<{ tmp: string; strategy: CloneStrategy }> {
-    const image = this.opts.imagePath;
-    if (!(await stat(image).then((s) => s.isDirectory(), () => false))) {
-      throw new NotFoundError("IMAGE_NOT_FOUND", `golden image ${image} does not exist; build or import it first`);
+    const image = this.imageOf(spec);
+    if (!(await isDirectory(image))) {
+      throw new NotFoundError("IMAGE_NOT_FOUND", `${spec.imagePath ? "image" : "golden image"} ${image} does not exist; build or import it first`);
     }
     const files = renderRootFiles(spec);
     const tmpDir = tempDirFor(spec.exportPath);
@@ -219,7 +251,7 @@ export class RootStore {
         ? await chooseCloneStrategy(image, tmpDir, this.deps.run, { snapshots: this.opts.snapshots ?? true })
         : { strategy: this.opts.strategy, fallbacks: [] as CloneStrategy[], reason: "configured" };
     const log = this.deps.log;
-    log.info({ port: spec.port, image, tmp, strategy: choice.strategy, reason: choice.reason }, "clone started");
+    log.info({ port: spec.port, image, ...(spec.layer ? { layer: spec.layer } : {}), tmp, strategy: choice.strategy, reason: choice.reason }, "clone started");
     this.deps.onProgress?.({ phase: "clone", message: `cloning with ${choice.strategy}`, port: spec.port });
     const started = this.now().getTime();
     let strategy = choice.strategy;

@@ -25,6 +25,16 @@ export interface PiRootSpec {
   readonly exportPath: string;
   /** Extra `/etc/hosts` entries (other cluster members). */
   readonly extraHosts?: readonly { readonly address: string; readonly names: readonly string[] }[];
+  /**
+   * The image this Pi's root is cloned from (absolute directory): a role layer `<images>/<image>+<role>` for a Pi
+   * with a role; the store's golden image (`RootStoreOptions.imagePath`) when absent.
+   */
+  readonly imagePath?: string;
+  /**
+   * The layer the root must come from, as the image's `etc/pirack/layer.json` names it (`web`); absent for the
+   * golden image. An existing root whose layer differs needs a rebuild (its packages differ); never rewritten here.
+   */
+  readonly layer?: string;
 }
 
 /** Output of one program run. */

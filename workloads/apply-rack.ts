@@ -6,6 +6,7 @@
 import { chown, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { applyWorkloadFiles } from "./apply.ts";
+import { UPSTREAM_PATH, withRuntimeState } from "./desired-files.ts";
 import { ROLES } from "./index.ts";
 import type { WorkloadsConfig } from "./config.ts";
 import { LAYER_MANIFEST } from "./layers.ts";
@@ -67,7 +68,8 @@ export async function applyRack(
       continue;
     }
     try {
-      const r = await applyWorkloadFiles(root, files.get(node.name) ?? []);
+      const current = node.role === "cdn" ? await readFile(join(root, UPSTREAM_PATH), "utf8").catch(() => undefined) : undefined;
+      const r = await applyWorkloadFiles(root, withRuntimeState(node, files.get(node.name) ?? [], { cluster: opts.cluster, workloads: opts.workloads }, current));
       deps.log.info({ node: node.name, written: r.written, removed: r.removed, kept: r.kept }, "workload files applied");
       nodes.push({ ...base, state: "applied", written: r.written, removed: r.removed, kept: r.kept });
     } catch (err) {

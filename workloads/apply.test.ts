@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { applyWorkloadFiles } from "./apply.ts";
+import { applyWorkloadFiles, planWorkloadFiles } from "./apply.ts";
 import type { RenderedFile } from "./role.ts";
 
 let root: string;
@@ -27,6 +27,27 @@ describe("applyWorkloadFiles", () => {
     await applyWorkloadFiles(root, [file("etc/wordpress/config-default.php", "<?php\n", { mode: 0o640, group: "www-data", secret: true })]);
     const st = await lstat(join(root, "etc/wordpress/config-default.php"));
     expect({ mode: st.mode & 0o777, gid: st.gid }).toEqual({ mode: 0o640, gid: process.getuid?.() === 0 ? 33 : st.gid });
+  });
+
+  it("leaves a group-owned secret file alone once it is in place (a reconcile pass every minute writes nothing)", async () => {
+    const files = [file("etc/wordpress/config-default.php", "<?php\n", { mode: 0o640, group: "www-data", secret: true })];
+    await applyWorkloadFiles(root, files);
+    expect(await planWorkloadFiles(root, files)).toMatchObject({ write: [], remove: [], kept: [], manifestStale: false });
+    expect((await applyWorkloadFiles(root, files)).written).toEqual([]);
+  });
+
+  it("plans without writing: what to write and to remove, and keeps what the Pi changed", async () => {
+    await applyWorkloadFiles(root, [file("etc/a.conf", "a\n"), file("etc/b.conf", "b\n"), file("etc/c.conf", "c\n")]);
+    await writeFile(join(root, "etc/c.conf"), "the Pi's c\n");
+    const plan = await planWorkloadFiles(root, [file("etc/a.conf", "a2\n")]);
+    expect({ write: plan.write.map((f) => f.path), remove: plan.remove, kept: plan.kept, manifestStale: plan.manifestStale }).toEqual({
+      write: ["etc/a.conf"],
+      remove: ["etc/b.conf"],
+      kept: ["etc/c.conf"],
+      manifestStale: true,
+    });
+    expect(await readFile(join(root, "etc/a.conf"), "utf8")).toBe("a\n");
+    expect(await readFile(join(root, "etc/b.conf"), "utf8")).toBe("b\n");
   });
 
   it("on a role change removes pirack's old files, keeps ones the Pi changed, and never touches the Pi's own", async () => {

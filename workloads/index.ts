@@ -9,10 +9,11 @@ export { clusterHosts, describeRendered, MANIFEST_PATH, placeholderSecrets, rend
 export type { PiRole, RoleRegistry } from "./render.ts";
 export { CdnController, nextWebState, probeCdn, renderUpstream, UPSTREAM_FILE } from "./cdn/index.ts";
 export { upstreamWriter } from "./cdn/upstream-writer.ts";
-export { applyWorkloadFiles } from "./apply.ts";
-export type { ApplyReport } from "./apply.ts";
-export { loadOrCreateSecrets, secretsPath } from "./secrets.ts";
-export { probeWeb, uploadsShares, uploadsSharePath, WEB_HEALTH_PATH } from "./web/index.ts";
+export { applyWorkloadFiles, planWorkloadFiles } from "./apply.ts";
+export type { ApplyReport, WorkloadFilesPlan } from "./apply.ts";
+export { UPSTREAM_PATH, withRuntimeState } from "./desired-files.ts";
+export { loadOrCreateSecrets, readSecrets, secretsPath } from "./secrets.ts";
+export { probeWeb, uploadsShares, uploadsSharePath, WEB_HEALTH_PATH, WWW_DATA_ID } from "./web/index.ts";
 export { probeCluster } from "./status.ts";
 export { WorkloadControllers, type WorkloadsDeps, type WorkloadsSpec } from "./controllers.ts";
 export { workloadProblems, type NodeView, type WorkloadsEvent, type WorkloadsProblem, type WorkloadsStatus } from "./controllers-status.ts";

@@ -12,13 +12,13 @@ import { OperationError } from "../lib/errors.ts";
 import { cloneTree, removeTree } from "../rootfs/clone.ts";
 import { chooseCloneStrategy } from "../rootfs/filesystem.ts";
 import { ensureForeignArch } from "../rootfs/binfmt.ts";
-import { oldPathFor, tempPathFor } from "../rootfs/layout.ts";
+import { LAYER_MANIFEST, oldPathFor, tempPathFor } from "../rootfs/layout.ts";
 import type { CloneStrategy, CommandRunner, ProgressListener, RootfsLogger } from "../rootfs/types.ts";
 import { roleImageName } from "./render.ts";
 import type { Role } from "./role.ts";
 
-/** Where a layer records what it holds (read by `pirack workloads status` and a rebuild). */
-export const LAYER_MANIFEST = "etc/pirack/layer.json";
+/** Where a layer records what it holds; every root cloned from it carries it (the roots planner reads its role). */
+export { LAYER_MANIFEST };
 
 /** policy-rc.d(8) exit status 101: "action forbidden by policy"; invoke-rc.d then starts nothing. */
 const POLICY_RC_D = "#!/bin/sh\n# pirack: no daemon starts while a role layer is built (policy-rc.d(8), 101 = forbidden)\nexit 101\n";
@@ -88,6 +88,22 @@ export async function disableUnits(root: string, units: readonly string[]): Prom
   return removed.sort();
 }
 
+/** What a layer's manifest records. */
+export interface LayerManifest {
+  readonly role: string;
+  readonly image: string;
+  readonly arch: string;
+  readonly packages: readonly string[];
+  readonly disabledUnits: readonly string[];
+  readonly builtAt: string;
+}
+
+/** Writes `etc/pirack/layer.json` into a layer tree: the roots planner reads its `role` in every root cloned from it. */
+export async function writeLayerManifest(tree: string, manifest: LayerManifest): Promise<void> {
+  await mkdir(join(tree, "etc/pirack"), { recursive: true });
+  await writeFile(join(tree, LAYER_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
 /** Builds (or with `replace`, rebuilds) the layer of one role. */
 export async function buildRoleLayer(opts: LayerBuildOptions, deps: LayerDeps): Promise<LayerBuildResult> {
   const started = Date.now();
@@ -136,8 +152,7 @@ export async function buildRoleLayer(opts: LayerBuildOptions, deps: LayerDeps): 
     for (const path of opts.role.layerRemovals ?? []) await rm(join(tmp, path), { recursive: true, force: true });
     const now = (deps.now ?? (() => new Date()))();
     const builtAt = now.toISOString();
-    await mkdir(join(tmp, "etc/pirack"), { recursive: true });
-    await writeFile(join(tmp, LAYER_MANIFEST), `${JSON.stringify({ role: opts.role.name, image: opts.image, arch, packages: opts.role.packages, disabledUnits, builtAt }, null, 2)}\n`);
+    await writeLayerManifest(tmp, { role: opts.role.name, image: opts.image, arch, packages: opts.role.packages, disabledUnits, builtAt });
     let oldPath: string | undefined;
     if (await exists(final)) {
       oldPath = oldPathFor(final, now);

@@ -18,9 +18,13 @@ export interface SecretsResult {
   readonly created: readonly string[];
 }
 
-/** Reads the secrets file, generating (and saving, 0600) any of `specs` missing from it. */
-export async function loadOrCreateSecrets(stateDir: string, specs: readonly SecretSpec[], random: (n: number) => Buffer = cryptoRandomBytes): Promise<SecretsResult> {
-  const path = secretsPath(stateDir);
+/** Reads the secrets file without changing it: the values, and which of `specs` are not generated yet. */
+export async function readSecrets(stateDir: string, specs: readonly SecretSpec[]): Promise<{ secrets: Secrets; missing: readonly string[] }> {
+  const stored = await readStored(secretsPath(stateDir));
+  return { secrets: stored, missing: specs.filter((s) => stored[s.name] === undefined).map((s) => s.name) };
+}
+
+async function readStored(path: string): Promise<Record<string, string>> {
   let stored: Record<string, string> = {};
   try {
     const parsed: unknown = JSON.parse(await readFile(path, "utf8"));
@@ -32,6 +36,13 @@ export async function loadOrCreateSecrets(stateDir: string, specs: readonly Secr
     if (err instanceof SyntaxError) throw new OperationError("SECRETS_INVALID", `${path} is not valid JSON; refusing to replace it (move it aside to regenerate)`, { cause: err });
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
+  return stored;
+}
+
+/** Reads the secrets file, generating (and saving, 0600) any of `specs` missing from it. */
+export async function loadOrCreateSecrets(stateDir: string, specs: readonly SecretSpec[], random: (n: number) => Buffer = cryptoRandomBytes): Promise<SecretsResult> {
+  const path = secretsPath(stateDir);
+  const stored = await readStored(path);
   const created: string[] = [];
   for (const s of specs) {
     if (stored[s.name] !== undefined) continue;

@@ -4,7 +4,7 @@
  * which interface the request came in on (RFC 2131 §4.3 rules applied to a pool of one).
  */
 import { parseIpv4 } from "../../lib/net/ipv4.ts";
-import { createDhcpPacket, encodeDhcpPacket, type DhcpPacket } from "./codec.ts";
+import { createDhcpPacket, encodedDhcpLength, type DhcpPacket } from "./codec.ts";
 import { BootOp, DhcpOption, DhcpPort, type DhcpMessageTypeName, DhcpMessageType } from "./constants.ts";
 import {
   hasBroadcastFlag,
@@ -92,11 +92,6 @@ export interface DhcpRequestContext {
 }
 
 const ZERO = "0.0.0.0";
-const messageTypeCode: Record<"OFFER" | "ACK" | "NAK", number> = {
-  OFFER: DhcpMessageType.Offer,
-  ACK: DhcpMessageType.Ack,
-  NAK: DhcpMessageType.Nak,
-};
 
 /** Broadcast address of the scope's subnet (option 28). */
 function broadcastAddressOf(scope: DhcpScope): string {
@@ -104,6 +99,29 @@ function broadcastAddressOf(scope: DhcpScope): string {
   const m = scope.netmask.split(".").map(Number);
   return a.map((octet, i) => (octet & (m[i] ?? 0)) | (~(m[i] ?? 0) & 0xff)).join(".");
 }
+
+/** Option values that depend only on the scope, encoded once per scope object (scopes are replaced, never changed). */
+interface ScopeValues {
+  readonly server: Buffer;
+  readonly netmask: Buffer;
+  readonly broadcast: Buffer;
+  readonly tftpServerName: Buffer;
+}
+const scopeValuesCache = new WeakMap<DhcpScope, ScopeValues>();
+function scopeValues(scope: DhcpScope): ScopeValues {
+  let values = scopeValuesCache.get(scope);
+  if (!values) {
+    values = { server: ipv4Value(scope.serverAddress), netmask: ipv4Value(scope.netmask), broadcast: ipv4Value(broadcastAddressOf(scope)), tftpServerName: textValue(scope.serverAddress) };
+    scopeValuesCache.set(scope, values);
+  }
+  return values;
+}
+const MESSAGE_TYPE_VALUES: Record<"OFFER" | "ACK" | "NAK", Buffer> = {
+  OFFER: Buffer.from([DhcpMessageType.Offer]),
+  ACK: Buffer.from([DhcpMessageType.Ack]),
+  NAK: Buffer.from([DhcpMessageType.Nak]),
+};
+const PXE_VENDOR_CLASS_VALUE = textValue(PXE_VENDOR_CLASS);
 
 /** RFC 2131 §4.1 reply addressing. */
 function destinationFor(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK" | "NAK", yourAddress: string): ReplyDestination {
@@ -124,18 +142,20 @@ function replyOptions(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK", wit
   const { scope, settings, request, identity } = ctx;
   const asPi = identity.isPi || ctx.knownPi;
   const pxe = asPi || isPxeVendorClass(textOption(request, DhcpOption.VendorClass));
+  // Constant values are shared between replies (never mutated: the encoder copies them into the datagram).
+  const values = scopeValues(scope);
   const options: [number, Buffer][] = [
-    [DhcpOption.MessageType, Buffer.from([messageTypeCode[messageType]])],
-    [DhcpOption.ServerIdentifier, ipv4Value(scope.serverAddress)],
+    [DhcpOption.MessageType, MESSAGE_TYPE_VALUES[messageType]],
+    [DhcpOption.ServerIdentifier, values.server],
   ];
   if (withLease) options.push([DhcpOption.LeaseTime, u32Value(settings.leaseSeconds)]);
-  options.push([DhcpOption.SubnetMask, ipv4Value(scope.netmask)]);
-  if (settings.sendRouter) options.push([DhcpOption.Router, ipv4Value(scope.serverAddress)]);
-  options.push([DhcpOption.BroadcastAddress, ipv4Value(broadcastAddressOf(scope))]);
+  options.push([DhcpOption.SubnetMask, values.netmask]);
+  if (settings.sendRouter) options.push([DhcpOption.Router, values.server]);
+  options.push([DhcpOption.BroadcastAddress, values.broadcast]);
   // Option 66 as text: Pi 4 EEPROMs request it; keep it equal to siaddr and option 54 (pi-netboot §9).
-  options.push([DhcpOption.TftpServerName, textValue(scope.serverAddress)]);
+  options.push([DhcpOption.TftpServerName, values.tftpServerName]);
   // A PXE client only takes an offer that says "PXEClient" (PXE spec 2.1 §2.2; boot-net.adoc capture).
-  if (pxe) options.push([DhcpOption.VendorClass, textValue(PXE_VENDOR_CLASS)]);
+  if (pxe) options.push([DhcpOption.VendorClass, PXE_VENDOR_CLASS_VALUE]);
   // RFC 4578 §2.3: a PXE server echoes the client machine id; the Pi capture shows it echoed.
   const guid = request.options.get(DhcpOption.ClientMachineId);
   if (pxe && guid) options.push([DhcpOption.ClientMachineId, guid]);
@@ -168,23 +188,24 @@ export function maxReplyBytes(request: DhcpPacket): number {
 }
 
 /**
- * Drops echoed options until the encoded reply fits `maxBytes` (issue 9: option 61 was echoed at any length,
- * a 64 KB DISCOVER got a 64 KB OFFER). Our own options are a fixed ~150 bytes, so echoes are all that can grow.
+ * Builds the reply, dropping echoed options until it fits `maxBytes` (issue 9: option 61 was echoed at any
+ * length, a 64 KB DISCOVER got a 64 KB OFFER). Our own options are a fixed ~150 bytes, so echoes are all that
+ * can grow. The common case builds once and encodes nothing here (the size is computed, not encoded).
  */
-function fitOptions(options: [number, Buffer][], maxBytes: number, encodedSize: (options: [number, Buffer][]) => number): [number, Buffer][] {
+function fitReply(options: [number, Buffer][], maxBytes: number, build: (options: [number, Buffer][]) => DhcpPacket): DhcpPacket {
   let fitted = options;
+  let packet = build(fitted);
   for (const code of ECHOED_OPTIONS) {
-    if (encodedSize(fitted) <= maxBytes) break;
+    if (encodedDhcpLength(packet) <= maxBytes) break;
     fitted = fitted.filter(([c]) => c !== code);
+    packet = build(fitted);
   }
-  return fitted;
+  return packet;
 }
 
 /** Builds a reply packet that echoes the request's xid, flags, giaddr and chaddr (RFC 2131 table 3), within the client's size limit. */
 function reply(ctx: DhcpRequestContext, messageType: "OFFER" | "ACK" | "NAK", fields: { yourAddress: string; options: [number, Buffer][] }): DhcpDecision {
-  const build = (options: [number, Buffer][]) => buildReply(ctx, messageType, fields.yourAddress, options);
-  const options = fitOptions(fields.options, maxReplyBytes(ctx.request), (o) => encodeDhcpPacket(build(o)).length);
-  const packet = build(options);
+  const packet = fitReply(fields.options, maxReplyBytes(ctx.request), (options) => buildReply(ctx, messageType, fields.yourAddress, options));
   const delayMs = messageType === "OFFER" && needsPi3OfferDelay(ctx.identity, ctx.request.transactionId) ? ctx.settings.pi3OfferDelayMs : 0;
   return { kind: "reply", messageType, packet, destination: destinationFor(ctx, messageType, fields.yourAddress), delayMs };
 }
@@ -211,8 +232,8 @@ function nak(ctx: DhcpRequestContext, why: string): DhcpDecision {
   const decision = reply(ctx, "NAK", {
     yourAddress: ZERO,
     options: withClientIdentifier(ctx.request, [
-      [DhcpOption.MessageType, Buffer.from([DhcpMessageType.Nak])],
-      [DhcpOption.ServerIdentifier, ipv4Value(ctx.scope.serverAddress)],
+      [DhcpOption.MessageType, MESSAGE_TYPE_VALUES.NAK],
+      [DhcpOption.ServerIdentifier, scopeValues(ctx.scope).server],
       [DhcpOption.Message, textValue(why)],
     ]),
   });

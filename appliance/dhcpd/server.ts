@@ -18,6 +18,9 @@ import type { DhcpServerEvents } from "./events.ts";
 import { createDhcpMetrics, type DhcpMetrics } from "./metrics.ts";
 
 
+/** The logger for one request's lines at `level`, or undefined when that level is off (nothing is built then). */
+type RequestLog = (level: "trace" | "debug" | "info" | "warn" | "error") => Logger | undefined;
+
 // Bytes of a malformed datagram shown (as hex) in its debug log line.
 const MALFORMED_HEX_BYTES = 32;
 
@@ -46,6 +49,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   private readonly bindings: InterfaceBindings;
   private scopes: readonly DhcpScope[] = [];
   private running = false;
+  /** A drop-counter read is in flight (the real network reads /proc asynchronously). */
+  private sampling = false;
 
   constructor(private readonly deps: DhcpServerDeps) {
     super();
@@ -105,7 +110,21 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
    * read SO_RXQ_OVFL ancillary data, so the per-socket `drops` column of /proc/net/udp is the source.
    */
   sampleReceiveDrops(): void {
+    if (this.sampling) return;
     const drops = this.deps.network.receiveDrops?.();
+    if (drops instanceof Promise) {
+      this.sampling = true;
+      void drops.then(
+        (d) => {
+          this.sampling = false;
+          if (this.running) this.applyReceiveDrops(d);
+        },
+        () => (this.sampling = false),
+      );
+    } else this.applyReceiveDrops(drops);
+  }
+
+  private applyReceiveDrops(drops: ReadonlyMap<number, number> | undefined): void {
     if (!drops) return;
     for (const binding of this.bindings.all()) {
       const inode = binding.socket?.inode;
@@ -151,13 +170,15 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     const mac = macOfPacket(request);
     const messageType = messageTypeOf(request);
     const identity = identifyPi({ mac, option97: request.options.get(DhcpOption.ClientMachineId), transactionId: request.transactionId });
-    const log = this.log.child({ iface: scope.interfaceName, mac, xid: request.transactionId });
+    // The per-request child logger is made only when a line is written (a pino child per packet was on the hot path).
+    let child: Logger | undefined;
+    const log: RequestLog = (level) => (this.log.isLevelEnabled(level) ? (child ??= this.log.child({ iface: scope.interfaceName, mac, xid: request.transactionId })) : undefined);
     this.counters.requests.inc({ type: messageType ?? "none" });
-    if (log.isLevelEnabled("trace")) log.trace({ hex: encodeDhcpPacket(request).toString("hex") }, "packet received");
+    log("trace")?.trace({ hex: encodeDhcpPacket(request).toString("hex") }, "packet received");
 
     const knownPi = mac !== undefined && binding.knownPiMacs.has(mac);
     if (identity.isPi && mac && sourceOnScope) binding.rememberPi(mac);
-    if (messageType && request.op === 1 && sourceOnScope) {
+    if (messageType && request.op === 1 && sourceOnScope && this.listenerCount("request") > 0) {
       this.safeEmit("request", {
         port: scope.port,
         vlan: scope.vlan,
@@ -179,36 +200,36 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     this.carryOut(binding, decision, log);
   }
 
-  private carryOut(binding: Binding, decision: DhcpDecision, log: Logger): void {
+  private carryOut(binding: Binding, decision: DhcpDecision, log: RequestLog): void {
     switch (decision.kind) {
       case "ignore":
         this.counters.ignored.inc({ reason: decision.reason });
-        log.debug({ reason: decision.reason }, "request ignored");
+        log("debug")?.debug({ reason: decision.reason }, "request ignored");
         return;
       case "noted":
-        if (decision.messageType === "DECLINE") log.warn("client declined its address (address conflict on the VLAN?)");
-        else log.info("client released its address");
+        if (decision.messageType === "DECLINE") log("warn")?.warn("client declined its address (address conflict on the VLAN?)");
+        else log("info")?.info("client released its address");
         return;
       case "reply": {
         const bytes = encodeDhcpPacket(decision.packet);
         const send = () =>
           void this.send(binding, decision, bytes, log).catch((err: unknown) => {
             this.counters.errors.inc();
-            log.error({ err }, "reply handling failed");
+            log("error")?.error({ err }, "reply handling failed");
           });
         if (decision.delayMs > 0) {
-          log.debug({ delayMs: decision.delayMs }, "offer delayed for pi 3 rom");
+          log("debug")?.debug({ delayMs: decision.delayMs }, "offer delayed for pi 3 rom");
           binding.schedule(send, decision.delayMs);
         } else send();
       }
     }
   }
 
-  private async send(binding: Binding, decision: Extract<DhcpDecision, { kind: "reply" }>, bytes: Buffer, log: Logger): Promise<void> {
+  private async send(binding: Binding, decision: Extract<DhcpDecision, { kind: "reply" }>, bytes: Buffer, log: RequestLog): Promise<void> {
     const { destination } = decision;
     const socket = binding.socket;
     if (!socket) {
-      log.debug({ type: decision.messageType }, "reply dropped: interface closed");
+      log("debug")?.debug({ type: decision.messageType }, "reply dropped: interface closed");
       return;
     }
     let address = destination.kind === "broadcast" ? "255.255.255.255" : destination.address;
@@ -219,7 +240,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
         // Without the neighbour entry a unicast would wait for an ARP answer the client cannot give yet;
         // a broadcast still reaches it (RFC 2131 §4.1 allows either when the broadcast flag is clear).
         this.counters.neighbourErrors.inc();
-        log.warn({ err }, "neighbour entry failed, broadcasting the reply instead");
+        log("warn")?.warn({ err }, "neighbour entry failed, broadcasting the reply instead");
         address = "255.255.255.255";
       }
     }
@@ -227,13 +248,14 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       await socket.send(bytes, destination.port, address);
     } catch (err) {
       this.counters.sendErrors.inc();
-      log.warn({ err, type: decision.messageType, to: `${address}:${destination.port}` }, "reply send failed");
+      log("warn")?.warn({ err, type: decision.messageType, to: `${address}:${destination.port}` }, "reply send failed");
       return;
     }
     this.counters.replies.inc({ type: decision.messageType });
     const { scope } = binding;
     const level = decision.messageType === "NAK" ? "warn" : "info";
-    log[level]({ type: decision.messageType, yiaddr: decision.packet.yourAddress, to: `${address}:${destination.port}`, nakReason: decision.nakReason }, "reply sent");
+    log(level)?.[level]({ type: decision.messageType, yiaddr: decision.packet.yourAddress, to: `${address}:${destination.port}`, nakReason: decision.nakReason }, "reply sent");
+    if (this.listenerCount("reply") === 0) return;
     this.safeEmit("reply", {
       port: scope.port,
       vlan: scope.vlan,

@@ -34,6 +34,36 @@ describe("ganesha EXPORT rendering", () => {
     ).toThrow(/clash/);
   });
 
+  it("renders a share as one EXPORT with a CLIENT per web Pi, squashed to www-data, with an id no Pi's root can have", () => {
+    const share = ["rw", "sync", "no_subtree_check", "all_squash", "anonuid=33", "anongid=33"];
+    const text = renderGaneshaExportsFile([
+      { path: "/export/10.46.189.2", clientAddress: "10.46.189.2" },
+      { path: "/export/shared/www-uploads", clientAddress: "10.46.189.6", options: share },
+      { path: "/export/10.46.189.6", clientAddress: "10.46.189.6" },
+      { path: "/export/shared/www-uploads", clientAddress: "10.46.189.2", options: share },
+    ]);
+    const blocks = parseGaneshaConfig(text);
+    expect(blocks.map((b) => [b.params["path"], b.params["export_id"]])).toEqual([
+      ["/export/10.46.189.2", String(189 * 256 + 2)],
+      ["/export/10.46.189.6", String(189 * 256 + 6)],
+      ["/export/shared/www-uploads", "65535"],
+    ]);
+    expect(text).toContain("    CLIENT { Clients = 10.46.189.2; Access_Type = RW; Squash = All_Squash; Anonymous_Uid = 33; Anonymous_Gid = 33; }\n");
+    expect(text).toContain("    CLIENT { Clients = 10.46.189.6; Access_Type = RW; Squash = All_Squash; Anonymous_Uid = 33; Anonymous_Gid = 33; }\n");
+    expect(parseGaneshaExports(text).filter((e) => e.path.includes("shared")).map((e) => [e.clientAddress, e.options])).toEqual([
+      ["10.46.189.2", ["rw", "all_squash"]],
+      ["10.46.189.6", ["rw", "all_squash"]],
+    ]);
+    // With one web Pi the share still gets a share id, never its Pi's root id.
+    const one = parseGaneshaConfig(
+      renderGaneshaExportsFile([
+        { path: "/export/10.46.189.6", clientAddress: "10.46.189.6" },
+        { path: "/export/shared/www-uploads", clientAddress: "10.46.189.6", options: share },
+      ]),
+    );
+    expect(one.map((b) => b.params["export_id"])).toEqual([String(189 * 256 + 6), "65535"]);
+  });
+
   const access: Record<string, [string[] | undefined, string[]]> = {
     default: [undefined, ["rw", "no_root_squash"]],
     "read-only": [["ro", "no_root_squash"], ["ro", "no_root_squash"]],

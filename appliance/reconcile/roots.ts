@@ -1,11 +1,11 @@
 /**
  * Pi roots and their NFS exports as reconciler subsystems, joined here (the composition root) so that rootfs
- * never needs the exports module. Roots first: every enrolled Pi gets a copy-on-write clone of the golden
- * image, customised; then exports: exactly the roots that exist, each to its Pi only. Both plan one action per
+ * never needs the exports module. Roots first: every enrolled Pi gets a copy-on-write clone of its image (the
+ * role layer `<image>+<role>`, or the golden image for role none), customised; then exports: exactly the roots that exist, each to its Pi only. Both plan one action per
  * Pi and carry out exactly what they planned.
  */
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { chown, mkdir, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
 import type { Config } from "../config.ts";
 import { OperationError } from "../../lib/errors.ts";
 import type { MetricsRegistry } from "../../lib/metrics.ts";
@@ -28,24 +28,32 @@ import {
   type SyncReport,
   type SyncRootsOptions,
 } from "../../rootfs/index.ts";
+import { clusterHosts, roleImageName, WWW_DATA_ID } from "../../workloads/index.ts";
 import type { Action, ActionOutcome, BoundSubsystem } from "./reconciler.ts";
 
-/** The roots of enrolled Pis, as the rootfs module takes them. */
-export function piRootSpecs(plan: RackPlan, publicVlan: number): PiRootSpec[] {
+/** The roots of enrolled Pis, as the rootfs module takes them: each cloned from its role's layer (golden for none). */
+export function piRootSpecs(plan: RackPlan, config: Pick<Config, "public" | "paths" | "image">): PiRootSpec[] {
+  const cluster = plan.workloads.cluster;
   return plan.ports
     .filter((p) => p.enrolled)
-    .map((p) => ({
-      port: p.port,
-      name: p.name,
-      hostname: p.name,
-      piAddress: p.piAddress,
-      serverAddress: p.serverAddress,
-      netmask: p.netmask,
-      publicVlan,
-      publicAddress: `${p.publicAddress}/${p.publicPrefixLength}`,
-      publicGateway: p.publicGateway,
-      exportPath: p.exportPath,
-    }));
+    .map((p) => {
+      const roleNode = cluster.nodes.some((n) => n.port === p.port);
+      return {
+        port: p.port,
+        name: p.name,
+        hostname: p.name,
+        piAddress: p.piAddress,
+        serverAddress: p.serverAddress,
+        netmask: p.netmask,
+        publicVlan: config.public.vlan,
+        publicAddress: `${p.publicAddress}/${p.publicPrefixLength}`,
+        publicGateway: p.publicGateway,
+        exportPath: p.exportPath,
+        // A role node's /etc/hosts names every other role node on the public VLAN (workloads/render.ts).
+        ...(roleNode ? { extraHosts: clusterHosts(cluster, p.name) } : {}),
+        ...(p.role !== "none" ? { imagePath: join(config.paths.images, roleImageName(config.image, p.role)), layer: p.role } : {}),
+      };
+    });
 }
 
 /** Root store options from the config: golden image path; no btrfs snapshots under nfs-ganesha 4.3 (it cannot export them). */
@@ -87,9 +95,13 @@ export interface RootsDeps {
 /** A root action as the reconciler lists it: one Pi, in words an operator reads. */
 export type RootsAction = Action & { readonly kind: RootAction["kind"]; readonly port: number; readonly root: RootAction; readonly spec: PiRootSpec };
 
-/** Says a root action for the pass report, e.g. `clone root 10.46.189.6 (port 2) from bookworm-arm64`. */
-export function describeRootStep(a: RootAction, spec: PiRootSpec, image: string): string {
+/** The image name a Pi's root is cloned from: `bookworm-arm64+web`, or the golden image's name. */
+export const imageNameOf = (spec: PiRootSpec, golden: string): string => (spec.imagePath ? basename(spec.imagePath) : golden);
+
+/** Says a root action for the pass report, e.g. `clone root 10.46.189.6 (port 2) from bookworm-arm64+web`. */
+export function describeRootStep(a: RootAction, spec: PiRootSpec, golden: string): string {
   const pi = `${spec.piAddress} (port ${spec.port})`;
+  const image = imageNameOf(spec, golden);
   switch (a.kind) {
     case "createRoot":
       return `clone root ${pi} from ${image}`;
@@ -101,7 +113,31 @@ export function describeRootStep(a: RootAction, spec: PiRootSpec, image: string)
       return `generate SSH host keys in root ${pi}`;
     case "writeMachineId":
       return `write a machine-id in root ${pi}`;
+    // Problems, listed as such among the pending actions too (`GET /api/v1/reconcile`): nothing is done about them.
+    case "imageMissing":
+      return `clone root ${pi} from ${image} (${spec.layer ? "layer" : "image"} not built)`;
+    case "rebuildNeeded":
+      return `root ${pi} needs a rebuild from ${image}`;
   }
+}
+
+/**
+ * Why a root cannot be made or kept as its Pi's role wants, in words an operator acts on; these actions are
+ * problems the pass reports as failed (every pass, until the operator acts), never carried out silently.
+ */
+export function rootProblem(a: RootAction & { kind: "imageMissing" | "rebuildNeeded" }, spec: PiRootSpec, golden: string): OperationError {
+  const image = imageNameOf(spec, golden);
+  if (a.kind === "imageMissing") {
+    return spec.layer
+      ? new OperationError("LAYER_NOT_BUILT", `layer ${image} not built: pirack workloads build ${spec.layer}`)
+      : new OperationError("IMAGE_NOT_FOUND", `golden image ${image} not built: pirack image build`);
+  }
+  const has = a.has === undefined ? `the golden image (role none)` : `the ${a.has} layer`;
+  const wants = a.wants === undefined ? "role none" : `role ${a.wants}`;
+  return new OperationError(
+    "ROOT_REBUILD_NEEDED",
+    `rebuild needed: root of port ${spec.port} was cloned from ${has}; ${wants} needs ${image} (its packages differ): pirack roots rebuild ${spec.port} (the old root is kept aside)`,
+  );
 }
 
 /** Roots: one action per Pi and step (clone a missing root, repair a drifted file, make a missing identity). */
@@ -111,7 +147,7 @@ export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
   return {
     name: "roots",
     async planFor(plan) {
-      const specs = piRootSpecs(plan, deps.config().public.vlan);
+      const specs = piRootSpecs(plan, deps.config());
       if (specs.length === 0) return [];
       const s = store();
       const byPort = new Map(specs.map((p) => [p.port, p]));
@@ -122,10 +158,11 @@ export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
     },
     async apply(action) {
       const { root, spec } = action as RootsAction;
+      if (root.kind === "imageMissing" || root.kind === "rebuildNeeded") throw rootProblem(root, spec, deps.config().image);
       const result = await store().applyActions([spec], [root]);
       for (const a of result.applied) if (a.kind === "createRoot") deps.onRootCreated?.(a.port);
       const failure = result.failed[0];
-      if (failure) throw new OperationError("ROOT_ACTION_FAILED", describeRootAction(failure.action), { cause: failure.error });
+      if (failure) throw new OperationError("ROOT_ACTION_FAILED", `${describeRootAction(failure.action)}: ${failure.error.message}`, { cause: failure.error });
     },
   };
 }
@@ -144,17 +181,17 @@ export function exportsBackendFor(config: Config, sysroot: string, deps: Pick<Ro
   );
 }
 
-/** An exports action as the reconciler lists it: per Pi, carrying the backend's planned steps they share. */
-export type ExportsAction = Action & { readonly steps: readonly ExportAction[] };
+/** An exports action as the reconciler lists it: per Pi, carrying the backend's planned steps (and share directories to make) they share. */
+export type ExportsAction = Action & { readonly steps: readonly ExportAction[]; readonly shares: readonly string[] };
 
 /** Per-Pi lines of what the planned exports change: `export /export/10.46.189.6 to 10.46.189.6 (port 2)`. */
-export function exportChanges(desired: readonly ExportSpec[], observed: ObservedExports, portOf: (path: string) => number | undefined): { kind: string; subject: string; description: string }[] {
+export function exportChanges(desired: readonly ExportSpec[], observed: ObservedExports, portOf: (e: ExportSpec) => number | undefined): { kind: string; subject: string; description: string }[] {
   const listed = observed.file ?? [];
   const key = (e: ExportSpec) => `${e.path} ${e.clientAddress}`;
   const have = new Set(listed.map(key));
   const want = new Set(desired.map(key));
   const where = (e: ExportSpec) => {
-    const port = portOf(e.path);
+    const port = portOf(e);
     return port === undefined ? e.clientAddress : `${e.clientAddress} (port ${port})`;
   };
   return [
@@ -163,11 +200,41 @@ export function exportChanges(desired: readonly ExportSpec[], observed: Observed
   ];
 }
 
-/** Exports of exactly the roots that exist, each to its own Pi: one action per Pi, written as one file. */
+/** Shared directories the roles mount (the web uploads), each exported to its clients only. */
+export type ShareSpec = ExportSpec & { readonly options: readonly string[] };
+
+/** Owner of a share directory: www-data (uid/gid 33, fixed by Debian's base-passwd), as the export squashes to. */
+export const SHARE_OWNER = { uid: WWW_DATA_ID, gid: WWW_DATA_ID } as const;
+
+/** Share directories that are missing or not owned by www-data. */
+async function sharesToMake(shares: readonly ShareSpec[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of [...new Set(shares.map((s) => s.path))]) {
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isDirectory() || st.uid !== SHARE_OWNER.uid || st.gid !== SHARE_OWNER.gid) out.push(path);
+  }
+  return out;
+}
+
+/** Makes a share directory (0755, www-data); an existing one keeps its contents, only its owner is set. */
+async function makeShare(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o755 });
+  await chown(path, SHARE_OWNER.uid, SHARE_OWNER.gid);
+}
+
+/**
+ * Exports of exactly the roots that exist, each to its own Pi, and the roles' shares (the web uploads, to each
+ * web Pi's storage address, squashed to www-data): one action per change, written as one file. A share's
+ * directory is made (owner www-data 33:33) before the file that exports it is applied.
+ */
 export function exportsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
-  const applySteps = async (steps: readonly ExportAction[]): Promise<void> => {
+  const applySteps = async (steps: readonly ExportAction[], shares: readonly string[]): Promise<void> => {
     const backend = exportsBackendFor(deps.config(), deps.sysroot, deps);
     if (!backend) return;
+    for (const path of shares) {
+      await makeShare(path);
+      deps.log.info({ path, owner: "www-data" }, "share directory made");
+    }
     const result = await backend.applyActions(steps);
     if (result.failed.length > 0) {
       throw new OperationError("EXPORTS_INCOMPLETE", result.failed.map((f) => `${describeExportAction(f.action)}: ${f.error.message}`).join("; "));
@@ -178,22 +245,26 @@ export function exportsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
     async planFor(plan) {
       const backend = exportsBackendFor(deps.config(), deps.sysroot, deps);
       if (!backend) return [];
-      const desired = await readyExports(piRootSpecs(plan, deps.config().public.vlan));
+      const shares: ShareSpec[] = [...plan.workloads.shares];
+      const desired = [...(await readyExports(piRootSpecs(plan, deps.config()))), ...shares];
       const observed = await backend.observe();
       const steps = backend.plan(desired, observed);
-      if (steps.length === 0) return [];
-      const ports = new Map(plan.ports.map((p) => [p.exportPath, p.port]));
-      const perPi = exportChanges(desired, observed, (path) => ports.get(path));
+      const make = await sharesToMake(shares);
+      if (steps.length === 0 && make.length === 0) return [];
+      const roots = new Map(plan.ports.map((p) => [p.exportPath, p.port]));
+      const clients = new Map(plan.ports.map((p) => [p.piAddress, p.port]));
+      const perPi = exportChanges(desired, observed, (e) => roots.get(e.path) ?? clients.get(e.clientAddress));
       // The file or the server's live table is out of line without any Pi's export changing (a reload is due).
-      const lines = perPi.length > 0 ? perPi : steps.map((st) => ({ kind: st.kind, subject: backend.kind, description: describeExportAction(st) }));
-      return lines.map((l): ExportsAction => ({ ...l, steps }));
+      const lines = perPi.length > 0 || steps.length === 0 ? perPi : steps.map((st) => ({ kind: st.kind, subject: backend.kind, description: describeExportAction(st) }));
+      const dirs = make.map((path) => ({ kind: "makeShare", subject: path, description: `make share ${path} (owner www-data 33:33)` }));
+      return [...dirs, ...lines].map((l): ExportsAction => ({ ...l, steps, shares: make }));
     },
-    apply: (action) => applySteps((action as ExportsAction).steps),
+    apply: (action) => applySteps((action as ExportsAction).steps, (action as ExportsAction).shares),
     async applyAll(actions): Promise<ActionOutcome[]> {
       // Every action of a pass shares the same planned steps: one file write and one reload for all of them.
-      const steps = (actions[0] as ExportsAction | undefined)?.steps ?? [];
+      const first = actions[0] as ExportsAction | undefined;
       try {
-        await applySteps(steps);
+        await applySteps(first?.steps ?? [], first?.shares ?? []);
         return actions.map((action) => ({ action }));
       } catch (error) {
         return actions.map((action) => ({ action, error }));

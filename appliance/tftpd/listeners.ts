@@ -6,6 +6,7 @@
  * one socket on the configured address. Also samples the kernel's receive-buffer drops of every listener.
  */
 import type { RemoteInfo, Socket } from "node:dgram";
+import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { NotFoundError, PirackError } from "../../lib/errors.ts";
 import { parseIpv4 } from "../../lib/net/ipv4.ts";
@@ -31,8 +32,8 @@ export interface ListenerNetwork {
   openInterfaceSocket(interfaceName: string, address: string, port: number): Promise<ListenerSocket>;
   /** The interface's ifindex, undefined when it does not exist. */
   interfaceIndex(interfaceName: string): number | undefined;
-  /** Kernel receive-buffer drops so far by socket inode; undefined where the kernel cannot tell. */
-  receiveDrops(): ReadonlyMap<number, number> | undefined;
+  /** Kernel receive-buffer drops so far by socket inode; undefined where the kernel cannot tell. May answer asynchronously. */
+  receiveDrops(): ReadonlyMap<number, number> | undefined | Promise<ReadonlyMap<number, number> | undefined>;
   /** Inode of this process's socket on UDP `port` (the single listener), when the kernel tells. */
   inodeOnPort(port: number): number | undefined;
 }
@@ -55,9 +56,11 @@ export const linuxListenerNetwork = (createSocket: SocketFactory): ListenerNetwo
     return { socket, inode: socketInode(fd) };
   },
   interfaceIndex,
-  receiveDrops() {
+  async receiveDrops() {
+    // Off the event loop: the kernel walks its whole UDP hash table for this file (one socket per transfer in a
+    // storm), and a synchronous read every 2 s stalled every lockstep transfer for that long.
     try {
-      return new Map([...readUdpTable().values()].map((row) => [row.inode, row.drops]));
+      return new Map([...readUdpTable(await readFile("/proc/self/net/udp", "latin1")).values()].map((row) => [row.inode, row.drops]));
     } catch {
       return undefined; // no /proc/net/udp: not Linux, or /proc not mounted
     }
@@ -110,6 +113,7 @@ export function isOnInterface(iface: TftpInterface, address: string): boolean {
 /** The listening sockets of one server. */
 export class TftpListeners {
   private readonly listeners = new Map<string, Listener>();
+  private sampling: Promise<void> | null = null;
 
   constructor(private readonly deps: TftpListenersDeps) {}
 
@@ -160,12 +164,25 @@ export class TftpListeners {
       } else if (now < l.nextAttemptAt) continue;
       void this.attempt(l, false);
     }
-    this.sampleDrops();
+    void this.sampleDrops();
   }
 
-  /** Reads each listener's kernel drop counter (Node cannot read SO_RXQ_OVFL ancillary data; /proc/net/udp can). */
-  sampleDrops(): void {
+  /**
+   * Reads each listener's kernel drop counter (Node cannot read SO_RXQ_OVFL ancillary data; /proc/net/udp can).
+   * Returns a promise when the network answers asynchronously (one read in flight at a time).
+   */
+  sampleDrops(): Promise<void> | void {
+    if (this.sampling) return this.sampling;
     const drops = this.deps.network.receiveDrops();
+    if (!(drops instanceof Promise)) return this.applyDrops(drops);
+    this.sampling = drops.then(
+      (d) => this.applyDrops(d),
+      () => undefined,
+    ).finally(() => (this.sampling = null));
+    return this.sampling;
+  }
+
+  private applyDrops(drops: ReadonlyMap<number, number> | undefined): void {
     if (!drops) return;
     for (const l of this.listeners.values()) {
       const inode = l.open?.inode;
@@ -180,7 +197,7 @@ export class TftpListeners {
 
   /** Closes every listener. */
   async close(): Promise<void> {
-    this.sampleDrops();
+    await this.sampleDrops();
     await Promise.all([...this.listeners.values()].map((l) => this.closeListener(l)));
     this.listeners.clear();
   }

@@ -12,7 +12,8 @@ describe("TftpServer on loopback", () => {
     const s = await setup();
     const probe = await s.client();
     await s.rrq(probe, "0660cd37/start4.elf", [["tsize", "0"], ["blksize", "1024"]]);
-    const oack = await probe.next();
+    // The first answer from each worker waits for its thread to load TypeScript (seconds on a loaded 2-core machine).
+    const oack = await probe.next(30_000);
     expect(oack.packet).toEqual({ kind: "oack", options: [["tsize", String(firmware.length)], ["blksize", "1024"]] });
     expect(oack.from.port).not.toBe(s.port);
     await probe.send(encodeError(0, "Early terminate"), oack.from.port);
@@ -243,14 +244,15 @@ describe("TftpServer with transfer workers", () => {
     // Pi probe then fetch.
     const probe = await s.client();
     await s.rrq(probe, "0660cd37/start4.elf", [["tsize", "0"], ["blksize", "1024"]]);
-    const oack = await probe.next();
+    // The first answer from each worker waits for its thread to load TypeScript (seconds on a loaded 2-core machine).
+    const oack = await probe.next(30_000);
     expect(oack.packet).toEqual({ kind: "oack", options: [["tsize", String(firmware.length)], ["blksize", "1024"]] });
     await probe.send(encodeError(0, "Early terminate"), oack.from.port);
     expect(await s.waitEvent((e) => e.kind === "abort")).toMatchObject({ reason: "client-error", errorMessage: "Early terminate" });
     // Concurrent downloads spread over both workers, one with a stranger poking its port.
     const cs = await Promise.all([1, 2, 3, 4].map(() => s.client()));
     await Promise.all(cs.map((c) => s.rrq(c, "start4.elf", [["blksize", "1024"]])));
-    const firsts = await Promise.all(cs.map((c) => c.next()));
+    const firsts = await Promise.all(cs.map((c) => c.next(30_000)));
     const stranger = await s.client();
     await stranger.send(encodeAck(1), firsts[0]!.from.port);
     expect((await stranger.next()).packet).toMatchObject({ kind: "error", code: TftpErrorCode.UnknownTransferId });

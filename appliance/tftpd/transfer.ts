@@ -72,6 +72,15 @@ export class Transfer implements TransferHandle {
   private retransmits = 0;
   private ended = false;
   private progressed = false;
+  /**
+   * One DATA buffer per window slot, reused for every full block (no allocation or garbage per block). Block b
+   * uses slot b % windowSize, so a slot is rewritten only once the window has moved past b, i.e. after the client
+   * acknowledged it. A send the kernel could not take at once (EAGAIN) is queued by libuv with the buffer and
+   * goes out later with the slot's newer contents: a complete, correct DATA packet of the same length (a
+   * duplicate the client ignores), never a mixed one, since JavaScript rewrites the whole buffer before libuv
+   * runs. The short final block always has its own buffer, so no queued full-length send can carry it.
+   */
+  private readonly packets: Buffer[] = [];
 
   /** Starts serving on `socket`, which must already be bound; sends the OACK or the first window. */
   constructor(
@@ -192,12 +201,14 @@ export class Transfer implements TransferHandle {
   }
 
   private sendRange(range: BlockRange): void {
-    const { data, blockSize, clientPort, clientAddress } = this.params;
+    const { data, blockSize, windowSize, clientPort, clientAddress } = this.params;
     for (let block = range.first; block <= range.last; block++) {
       const start = (block - 1) * blockSize;
       const end = Math.min(start + blockSize, data.length);
-      // One contiguous datagram: a 4-byte header then the payload (RFC 1350 §5 DATA).
-      const packet = Buffer.allocUnsafe(DATA_HEADER_BYTES + end - start);
+      // One contiguous datagram: a 4-byte header then the payload (RFC 1350 §5 DATA). A full block goes out of
+      // the transfer's own buffer for its window slot (see `packets`); the short final block gets its own.
+      const full = end - start === blockSize;
+      const packet = full ? (this.packets[block % windowSize] ??= Buffer.allocUnsafeSlow(DATA_HEADER_BYTES + blockSize)) : Buffer.allocUnsafe(DATA_HEADER_BYTES + end - start);
       writeDataHeader(packet, block);
       data.copy(packet, DATA_HEADER_BYTES, start, end);
       this.socket.send(packet, clientPort, clientAddress);

@@ -4,14 +4,16 @@
  * until every client is bound, OFFER latency (DISCOVER in -> OFFER out for the same xid, from the kernel
  * timestamps of a tcpdump pcap taken in the server namespace), server CPU time and peak RSS. Runs pirack's
  * dhcpd and dnsmasq (configured equivalently: 96 interfaces, one /30 each, PXE menu, no ping)
- * interleaved in the same invocation and prints the ratios. Each server instance gets one uncounted
- * warm-up round first.
- *   node --import tsx bench/dhcp/run.ts [--clients 96] [--rounds 3]
+ * interleaved in the same invocation and prints the ratios: of the medians over the rounds, and per round
+ * (median [min-max] of round k's pirack / dnsmasq). Each server instance gets one uncounted warm-up round
+ * first. The load average is printed before and after every round, so a noisy run is visible.
+ *   node --import tsx bench/dhcp/run.ts [--clients 96] [--rounds 5] [--profile DIR]
+ * (`--profile DIR`: pirack's server runs under `node --cpu-prof`, one .cpuprofile per server instance in DIR.)
  * Needs root, busybox (udhcpc), dnsmasq and tcpdump.
  */
 import { execa, type ResultPromise } from "execa";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -21,10 +23,12 @@ import type { DhcpScope } from "../../appliance/dhcpd/index.ts";
 import { offerLatenciesMs, parsePcap, percentile } from "./capture.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const { values: cli } = parseArgs({ options: { clients: { type: "string", default: "96" }, rounds: { type: "string", default: "3" } } });
+const { values: cli } = parseArgs({ options: { clients: { type: "string", default: "96" }, rounds: { type: "string", default: "5" }, profile: { type: "string" } } });
 const CLIENTS = Number(cli.clients);
 const hex2 = (n: number) => n.toString(16).padStart(2, "0");
 const ROUNDS = Number(cli.rounds);
+
+const loadNow = () => loadavg().map((l) => l.toFixed(1)).join(" ");
 
 /** Port p (1-based): VLAN 9 + p, the (p-1)th /30 of 10.47.0.0/22. */
 function scopeOf(p: number): DhcpScope {
@@ -47,7 +51,8 @@ async function usage(pid: number): Promise<{ cpuTicks: number; peakRssKb: number
 }
 
 async function startPirack(bed: TestBed, fs: string, scopes: DhcpScope[]): Promise<Server> {
-  const child = bed.spawn(fs, "node", ["--import", "tsx", join(repoRoot, "appliance/dhcpd/standalone.ts"), JSON.stringify({ scopes, settings: { pi3OfferDelayMs: 0 }, events: ["interface"], logLevel: "warn" })]);
+  const profile = cli.profile ? ["--cpu-prof", `--cpu-prof-dir=${cli.profile}`] : [];
+  const child = bed.spawn(fs, "node", [...profile, "--import", "tsx", join(repoRoot, "appliance/dhcpd/standalone.ts"), JSON.stringify({ scopes, settings: { pi3OfferDelayMs: 0 }, events: ["interface"], logLevel: "warn" })]);
   let ready = false;
   createInterface({ input: child.stdout! }).on("line", (l) => (ready ||= l.includes('"ready"')));
   await waitFor(() => (ready ? true : undefined), "pirack dhcpd ready", 30_000);
@@ -66,6 +71,7 @@ async function startDnsmasq(bed: TestBed, fs: string, scopes: DhcpScope[], dir: 
 }
 
 interface RoundResult {
+  load: string;
   droppedByKernel: number;
   allBoundMs: number;
   bound: number;
@@ -82,6 +88,7 @@ async function round(bed: TestBed, fs: string, clientNs: string, server: Server)
   let listening = false;
   capture.stderr!.on("data", (chunk: Buffer) => (listening ||= chunk.toString().includes("listening")));
   await waitFor(() => (listening ? true : undefined), "tcpdump listening", 10_000);
+  const loadBefore = loadNow();
   const before = await usage(server.pid);
   const t0 = performance.now();
   const clients = Array.from({ length: CLIENTS }, (_, i) =>
@@ -96,7 +103,7 @@ async function round(bed: TestBed, fs: string, clientNs: string, server: Server)
   const latencies = offerLatenciesMs(parsePcap(await readFile(pcapFile)));
   if (!process.env.BENCH_KEEP_PCAP) await rm(pcapFile, { force: true });
   const ticksPerMs = 100 / 1000; // USER_HZ = 100 on Linux
-  return { droppedByKernel: Number(dropped ?? 0), allBoundMs, bound: results.filter((r) => r.exitCode === 0).length, offerLatenciesMs: latencies, cpuMs: (after.cpuTicks - before.cpuTicks) / ticksPerMs, peakRssMb: after.peakRssKb / 1024 };
+  return { load: `${loadBefore} -> ${loadNow()}`, droppedByKernel: Number(dropped ?? 0), allBoundMs, bound: results.filter((r) => r.exitCode === 0).length, offerLatenciesMs: latencies, cpuMs: (after.cpuTicks - before.cpuTicks) / ticksPerMs, peakRssMb: after.peakRssKb / 1024 };
 }
 
 async function main(): Promise<void> {
@@ -122,7 +129,10 @@ async function main(): Promise<void> {
         const server = name === "pirack" ? await startPirack(bed, fs, scopes) : await startDnsmasq(bed, fs, scopes, dir);
         await rm(join(dir, "leases"), { force: true });
         await round(bed, fs, clientNs, server); // warm-up (JIT, page cache), not counted
-        results[name]!.push(await round(bed, fs, clientNs, server));
+        const result = await round(bed, fs, clientNs, server);
+        results[name]!.push(result);
+        const lat = result.offerLatenciesMs;
+        console.log(`round ${r + 1} ${name}: bound ${result.bound}/${CLIENTS} in ${result.allBoundMs.toFixed(0)} ms, OFFER p50 ${percentile(lat, 50).toFixed(2)} ms p99 ${percentile(lat, 99).toFixed(2)} ms, load ${result.load}`);
         server.child.kill("SIGTERM");
         await server.child.catch(() => undefined);
       }
@@ -161,7 +171,7 @@ function report(results: Record<string, RoundResult[]>): void {
     ["server peak RSS MB", "peakRssMb"],
     ["tcpdump drops (all rounds)", "captureDrops"],
   ];
-  console.log(`DHCP benchmark: ${CLIENTS} VLAN interfaces, ${CLIENTS} udhcpc at once, ${ROUNDS} rounds per server (interleaved)`);
+  console.log(`DHCP benchmark ${new Date().toISOString()}: ${CLIENTS} VLAN interfaces, ${CLIENTS} udhcpc at once, ${ROUNDS} rounds per server (interleaved), load now ${loadNow()}`);
   console.log(["metric".padEnd(34), "pirack".padStart(10), "dnsmasq".padStart(10), "ratio".padStart(8)].join(" "));
   for (const [label, key] of rows) {
     const a = ours[key];
@@ -169,6 +179,11 @@ function report(results: Record<string, RoundResult[]>): void {
     const ratio = typeof a === "number" && typeof b === "number" && b > 0 ? fmt(a / b) : "";
     console.log([label.padEnd(34), (typeof a === "number" ? fmt(a) : a).padStart(10), (typeof b === "number" ? fmt(b) : b).padStart(10), ratio.padStart(8)].join(" "));
   }
+  const spread = (f: (r: RoundResult) => number) => {
+    const rs = results.pirack!.map((p, i) => f(p) / f(results.dnsmasq![i]!)).sort((a, b) => a - b);
+    return `${percentile(rs, 50).toFixed(2)} [${rs[0]!.toFixed(2)}-${rs[rs.length - 1]!.toFixed(2)}]`;
+  };
+  console.log(`per-round ratios, median [min-max]: all bound ${spread((r) => r.allBoundMs)}, OFFER p50 ${spread((r) => percentile(r.offerLatenciesMs, 50))}, p99 ${spread((r) => percentile(r.offerLatenciesMs, 99))}`);
   const goalSpeed = ours.allBoundMs <= ref.allBoundMs * 1.05;
   console.log(`goal "no slower than dnsmasq" (all bound, 5% noise allowance): ${goalSpeed ? "met" : "NOT met"}; goal "OFFER p99 < 10 ms": ${ours.offerP99Ms < 10 ? "met" : "NOT met"}`);
 }
