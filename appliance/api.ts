@@ -25,7 +25,12 @@ export interface ApiDeps {
   readonly pending?: () => Promise<{ actions: unknown[]; unknown: { subsystem: string; reason: string }[] }>;
   /** Whether the switch answered its last poll (undefined: not known, or no switch). */
   readonly switchReachable?: () => boolean | undefined;
+  /** The workload controllers: `GET /api/v1/workloads` and `POST /api/v1/workloads/rejoin`. */
+  readonly workloads?: { status(): unknown; rejoin(port: number): Promise<unknown> };
 }
+
+/** Error codes that are a refusal of the request as it stands (409), not a failure of the world (502). */
+const REFUSALS = new Set(["DB_FENCED", "DB_REJOIN_NOT_DB", "DB_REJOIN_NOT_FENCED", "DB_REJOIN_NO_PRIMARY", "DB_REJOIN_BUSY", "SWITCH_NONE", "SWITCH_POE_DISABLED"]);
 
 /** Largest request body accepted (413 above): an action is a few dozen bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -99,6 +104,21 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   if (method === "GET" && isDashboardAsset(url.pathname)) return sendAsset(res, url.pathname);
   if (method === "GET" && url.pathname === "/api/v1/overview" && deps.dashboard) return send(res, 200, deps.dashboard.overview());
   if (method === "GET" && url.pathname === "/api/v1/timeline") return send(res, 200, timelines(deps.appliance));
+  if (method === "GET" && url.pathname === "/api/v1/workloads") {
+    if (!deps.workloads) return send(res, 404, { error: "this appliance runs no workload controllers" });
+    return send(res, 200, deps.workloads.status());
+  }
+  if (method === "POST" && url.pathname === "/api/v1/workloads/rejoin") {
+    const read = await readBody(req);
+    if (!read.ok) return send(res, read.status, { error: read.error }, { close: true });
+    const body = parseJson(read.text, '{"port":4}');
+    if (!body.ok) return send(res, 400, { error: body.error });
+    const port = (body.value as { port?: unknown } | null)?.port;
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1) return send(res, 400, { error: `expected {"port":N} with a switch port number, got ${JSON.stringify(body.value)?.slice(0, 200)}` });
+    if (!deps.appliance.config.ports.includes(port)) return send(res, 404, { error: `port ${port} is not a Pi port of this rack` });
+    if (!deps.workloads) return send(res, 409, { error: "this appliance runs no workload controllers" });
+    return runAction(res, () => deps.workloads!.rejoin(port));
+  }
   const svg = /^\/api\/v1\/pis\/(\d+)\/timeline\.svg$/.exec(url.pathname);
   if (method === "GET" && svg) {
     if (!deps.appliance.config.ports.includes(Number(svg[1]))) return send(res, 404, { error: `port ${svg[1]} is not a Pi port of this rack` });
@@ -133,7 +153,7 @@ async function runAction(res: ServerResponse, fn: () => Promise<unknown>): Promi
     send(res, 200, { ok: true, result: (await fn()) ?? null });
   } catch (err) {
     const code = err instanceof PirackError ? err.code : "ACTION_FAILED";
-    send(res, 502, { error: (err as Error).message, code });
+    send(res, REFUSALS.has(code) ? 409 : 502, { error: (err as Error).message, code });
   }
 }
 
@@ -160,12 +180,12 @@ async function readBody(req: IncomingMessage): Promise<{ ok: true; text: string 
 }
 
 /** JSON from a body, or words saying why it is not JSON. */
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
-  if (text.trim() === "") return { ok: false, error: 'request body is empty; expected JSON such as {"action":"cycle"}' };
+function parseJson(text: string, example = '{"action":"cycle"}'): { ok: true; value: unknown } | { ok: false; error: string } {
+  if (text.trim() === "") return { ok: false, error: `request body is empty; expected JSON such as ${example}` };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (err) {
-    return { ok: false, error: `request body is not JSON (${(err as Error).message}); expected JSON such as {"action":"cycle"}` };
+    return { ok: false, error: `request body is not JSON (${(err as Error).message}); expected JSON such as ${example}` };
   }
 }
 

@@ -1,6 +1,6 @@
 /** `pirack workloads status|build`: the roles' health and their root layers from the command line. */
 import { Option, type Command } from "commander";
-import { CliFailure, cliLogger, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
+import { callApi, CliFailure, cliLogger, defaultApi, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
 import { planRack } from "./plan.ts";
 
 /** Adds the `workloads` command group. */
@@ -9,11 +9,21 @@ export function registerWorkloadsCommands(program: Command): Command {
 
   workloads
     .command("status")
-    .description("probe every role node's health (the fileserver must reach the public VLAN)")
-    .addOption(new Option("--config <file>", "rack.yaml").default("/etc/pirack/rack.yaml"))
+    .description("every role node's health: the running appliance's view (--api), else probed from here with --config")
+    .addOption(new Option("--config <file>", "rack.yaml: probe the nodes from this machine").default("/etc/pirack/rack.yaml"))
+    .addOption(apiOption())
+    .addOption(tokenOption())
     .option("--json", "print JSON")
     .option("--timeout-ms <ms>", "per-probe time limit", "2000")
-    .action(async (opts: { config: string; json?: boolean; timeoutMs: string }) => {
+    .action(async (opts: { config: string; api?: string; tokenFile?: string; json?: boolean; timeoutMs: string }, cmd: Command) => {
+      // The daemon's view when it answers (and no --config was given), else probe every node from here.
+      if (opts.api || cmd.getOptionValueSource("config") !== "cli") {
+        const view = await callApi(opts.api ?? defaultApi(), "/api/v1/workloads", opts.tokenFile ? { tokenFile: opts.tokenFile } : {}).catch((err: unknown) => {
+          if (opts.api || !(err instanceof CliFailure) || !err.message.startsWith("no appliance answers")) throw err;
+          return undefined;
+        });
+        if (view) return printDaemonView(view as DaemonView, opts.json ?? false);
+      }
       const config = await requireConfig(opts.config);
       const { probeCluster, ROLES } = await import("../workloads/index.ts");
       const plan = planRack(config);
@@ -77,5 +87,54 @@ export function registerWorkloadsCommands(program: Command): Command {
         );
       if (report.nodes.some((n) => n.state !== "applied")) process.exitCode = 1;
     });
+  workloads
+    .command("rejoin")
+    .description("bring a fenced old db primary back as a fresh replica of the new primary (datadir kept aside, re-rendered, powered on)")
+    .argument("<port>", "switch port of the fenced db Pi")
+    .addOption(apiOption())
+    .addOption(tokenOption())
+    .option("--config <file>", "rack.yaml: rejoin from the state files and the switch directly when no appliance answers")
+    .option("--json", "print the API's answer as JSON")
+    .action(async (portText: string, opts: { api?: string; tokenFile?: string; config?: string; json?: boolean }) => {
+      const port = Number(portText);
+      if (!Number.isInteger(port) || port < 1) throw new CliFailure(`port must be a switch port number, got "${portText}"`, EXIT_CONFIG);
+      type Answer = { result: { node: string; primary: string; datadirSetAside: string; ms: number } };
+      let r: Answer;
+      try {
+        r = (await callApi(opts.api ?? defaultApi(), "/api/v1/workloads/rejoin", { method: "POST", body: { port }, ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}) })) as Answer;
+      } catch (err) {
+        if (!(err instanceof CliFailure) || !err.message.startsWith("no appliance answers") || !opts.config) throw err;
+        const { rejoinOffline } = await import("./cli-rejoin.ts");
+        r = { result: await rejoinOffline(await requireConfig(opts.config), port) };
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else process.stdout.write(`${r.result.node} (port ${port}) replicates from ${r.result.primary} (${(r.result.ms / 1000).toFixed(1)} s); old datadir kept at ${r.result.datadirSetAside}\n`);
+    });
   return workloads;
+}
+
+const apiOption = () => new Option("--api <url>", "a running appliance's API: http://host:port or unix:/path/to/api.sock (default: the local socket, else http://127.0.0.1:8067)");
+const tokenOption = () => new Option("--token-file <file>", "API token file (lines \"read <token>\" / \"write <token>\")");
+
+/** The part of `GET /api/v1/workloads` the table shows. */
+interface DaemonView {
+  nodes: { node: string; port: number; role: string; healthy: boolean | null; detail: string; drained?: boolean; fenced?: boolean }[];
+  db: { primary: string | null; replica: string | null; fenced: { node: string; port: number }[]; unprotected: boolean; semiSync: boolean | null; lastFailover: Record<string, unknown> | null; problem: string | null } | null;
+}
+
+function printDaemonView(view: DaemonView, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+  else if (view.nodes.length === 0) process.stdout.write("no Pi has a role (pis[].role)\n");
+  else {
+    const healthy = (n: DaemonView["nodes"][number]) => (n.fenced ? "FENCED" : n.healthy === null ? "-" : n.healthy ? "yes" : "NO");
+    const state = (n: DaemonView["nodes"][number]) => (n.role === "db" ? (n.node === view.db?.primary ? "primary" : n.fenced ? "fenced" : "replica") : n.drained ? "drained" : "");
+    process.stdout.write(renderTable(view.nodes.map((n) => ({ ...n, healthy: healthy(n), state: state(n) })), ["node", "port", "role", "state", "healthy", "detail"]));
+    const db = view.db;
+    if (db) {
+      const f = db.lastFailover;
+      const last = f ? `; last failover ${String(f.from)} -> ${String(f.to)} at ${String(f.at)} in ${String(f.totalMs)} ms (detect ${String(f.detectMs)}, fence ${String(f.fenceMs)}, catch-up ${String(f.catchUpMs)}, promote ${String(f.promoteMs)})` : "";
+      process.stdout.write(`db: primary ${db.primary ?? "-"}, replica ${db.replica ?? "-"}, semi-sync ${db.semiSync === null ? "?" : db.semiSync ? "on" : "off"}${db.unprotected ? " (unprotected: no failover)" : ""}${last}${db.problem ? `; ${db.problem}` : ""}\n`);
+    }
+  }
+  if (view.nodes.some((n) => n.healthy === false)) process.exitCode = 1;
 }

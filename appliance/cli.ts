@@ -194,6 +194,9 @@ program
     const { config, driver, holder } = await switchFor(opts.config);
     try {
       if (!config.ports.includes(port)) throw new CliFailure(`port ${port} is not a Pi port of ${opts.config} (ports: ${config.ports.join(",")})`, EXIT_CONFIG);
+      const { fencedPortsOnDisk } = await import("../workloads/index.ts");
+      const fenced = (await fencedPortsOnDisk(config.paths.state)).find((f) => f.port === port);
+      if (fenced && action !== "off") throw new CliFailure(`port ${port} (${fenced.name}) is a fenced old db primary: powering it ${action} as it is could bring back a second writable primary; use \`pirack workloads rejoin ${port}\``, 1);
       const steps = await driver.power(port, action);
       if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, result: steps })}\n`);
       else printSteps(steps);

@@ -20,6 +20,7 @@ import { MetricsRegistry } from "../lib/metrics.ts";
 import { OperationError } from "../lib/errors.ts";
 import { openAppliance, rebuildPort } from "./rack.ts";
 import { SwitchOwner } from "./switch-owner.ts";
+import { createWorkloads, fencedPowerRefusal, syncWorkloads, workloadsSpec } from "./workloads-wiring.ts";
 
 /** Options of `pirack serve`. */
 export interface ServeOptions {
@@ -101,6 +102,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
         }),
   });
   await switches.configure(first.config);
+  const workloads = opts.dryRun ? undefined : createWorkloads({ log, metrics, app: () => app!, switches });
   // State writes coalesced (at most one per 15 s); the last one is flushed on SIGTERM.
   const writer = new LearnedWriter({ stateDir: () => app!.config.paths.state, log: log.child({ component: "state" }), metrics });
   app = await openAppliance(first.config, {
@@ -110,7 +112,12 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     switches,
     learnedWriter: writer,
     recoverState: !opts.dryRun,
-    powerCycle: (port) => switches.power(port, "cycle"),
+    // The late-root power cycle never brings back a fenced old db primary.
+    powerCycle: async (port) => {
+      const refused = workloads && fencedPowerRefusal(workloads, port, "cycle");
+      if (refused) throw new OperationError("DB_FENCED", refused);
+      return switches.power(port, "cycle");
+    },
   });
 
   if (opts.dryRun) {
@@ -127,6 +134,8 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     metrics,
     power: async (piPort, action) => {
       if (!switches.driver) throw new OperationError("SWITCH_NONE", "this rack has no switch driver (switch.driver: none)");
+      const refused = fencedPowerRefusal(workloads!, piPort, action);
+      if (refused) throw new OperationError("DB_FENCED", refused);
       app.holdPower(piPort, action);
       const startedAt = clock.now();
       const steps = await switches.power(piPort, action);
@@ -137,6 +146,7 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     pending: () => app.reconciler.pending({ skip: (name) => name === "switch" && switches.reachable === false, timeoutMs: 2_000 }),
     switchReachable: () => switches.reachable,
     dashboard: ops,
+    workloads: { status: () => workloads!.status(), rejoin: (piPort) => workloads!.rejoin(piPort) },
   };
   const api = await startApi(apiDeps, host, port, access.tokens);
   const socketPath = join(opts.sysroot, "run/pirack/api.sock");
@@ -154,6 +164,13 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   });
   await boot.start();
   ops.start();
+  // Before the first pass: the recorded fences are held off before any pass could power a port on.
+  const shownProblems = new Set<string>();
+  const syncWorkloadsNow = () => syncWorkloads(workloads!, app, ops.health, shownProblems);
+  await workloads!.configure(workloadsSpec(app));
+  syncWorkloadsNow();
+  const unwatchPlan = app.onPlan(() => void workloads!.configure(workloadsSpec(app)).then(syncWorkloadsNow));
+  const workloadsTimer = setInterval(syncWorkloadsNow, 1_000);
   const showSwitchProblem = (problem: string | undefined) => {
     if (problem) log.error({ host: first.config.switch.host }, problem);
     ops.health.set("switch-address", problem ? { subsystem: "switch", port: null, text: problem } : null);
@@ -195,7 +212,10 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     const stop = async (signal: string) => {
       log.info({ signal }, "shutting down");
       clearInterval(timer);
+      clearInterval(workloadsTimer);
+      unwatchPlan();
       await watcher.close();
+      await workloads!.stop();
       await boot.stop();
       await writer.flush();
       await ops.stop();

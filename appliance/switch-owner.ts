@@ -9,7 +9,7 @@ import type { MetricsRegistry } from "../lib/metrics.ts";
 import type { Config } from "./config.ts";
 import { OperationError } from "../lib/errors.ts";
 import { switchConfigOf } from "./reconcile/switch-state.ts";
-import { createSwitchDriver, SwitchMonitor, type PowerAction, type PowerStep, type SwitchDriver, type SwitchEvent } from "../switch/index.ts";
+import { createSwitchDriver, SwitchMonitor, type PowerAction, type PowerOptions, type PowerStep, type SwitchDriver, type SwitchEvent } from "../switch/index.ts";
 
 /** What the owner tells the appliance about the switch it holds. */
 export interface SwitchWatch {
@@ -71,12 +71,12 @@ export class SwitchOwner {
     return this.held?.monitor ? this.healthy : undefined;
   }
 
-  /** PoE on/off/cycle through the write queue. */
-  async power(port: number, action: PowerAction): Promise<PowerStep[]> {
+  /** PoE on/off/cycle through the write queue (`opts`: a fence polls the read-back faster than the default). */
+  async power(port: number, action: PowerAction, opts?: PowerOptions): Promise<PowerStep[]> {
     const driver = this.held?.driver;
     if (!driver) throw new OperationError("SWITCH_NONE", "this rack has no switch driver (switch.driver: none)");
     if (!this.poe) throw new OperationError("SWITCH_POE_DISABLED", "PoE control is off in the config (switch.poe: false)");
-    return driver.power(port, action);
+    return driver.power(port, action, opts);
   }
 
   /** Closes the driver's sockets and stops its monitor. */

@@ -1,11 +1,5 @@
 /** Public surface of the workloads module: the roles, the render framework, the layer builder and the controller. */
-import { cdnRole } from "./cdn/index.ts";
-import { dbRole } from "./db/index.ts";
-import type { RoleRegistry } from "./render.ts";
-import { webRole } from "./web/index.ts";
-
-/** Every role pirack knows, by name. */
-export const ROLES: RoleRegistry = { web: webRole, db: dbRole, cdn: cdnRole };
+export { ROLES } from "./registry.ts";
 
 export type { Cluster, Health, ProbeDeps, RenderContext, RenderedFile, Role, RoleName, RoleNode, SecretSpec, Secrets, UnitLink } from "./role.ts";
 export { nodesOf, packageUnit, pirackUnit } from "./role.ts";
@@ -21,3 +15,8 @@ export { UPSTREAM_PATH, withRuntimeState } from "./desired-files.ts";
 export { loadOrCreateSecrets, readSecrets, secretsPath } from "./secrets.ts";
 export { probeWeb, uploadsShares, uploadsSharePath, WEB_HEALTH_PATH, WWW_DATA_ID } from "./web/index.ts";
 export { probeCluster } from "./status.ts";
+export { WorkloadControllers, type WorkloadsDeps, type WorkloadsSpec } from "./controllers.ts";
+export { workloadProblems, type NodeView, type WorkloadsEvent, type WorkloadsProblem, type WorkloadsStatus } from "./controllers-status.ts";
+export { fencedPortsOnDisk, failoverFile, failoverStore } from "./failover/store.ts";
+export { renderReplicaInto, setAsideDatadir } from "./failover/root-adapters.ts";
+export { httpProbe, rejoinDb } from "./failover/index.ts";

@@ -52,6 +52,9 @@ async function main(): Promise<void> {
       }
       const since = events.length;
       const failedAt = Date.now();
+      // Linux drops a link's IPv6 addresses when it goes down unless keep_addr_on_down is set: without it the
+      // partitioned Pi would come back without its public address and could not re-clone from the new primary.
+      if (args.partition) await execa("ip", ["netns", "exec", primary.ns, "sysctl", "-qw", "net.ipv6.conf.eth0.keep_addr_on_down=1"]);
       if (args.partition) await execa("ip", ["-n", primary.ns, "link", "set", "eth0", "down"]);
       else crashRigMariadbd(primary);
       let ms = -1;
@@ -67,12 +70,14 @@ async function main(): Promise<void> {
       results.push({ ms, breakdown: { detectMs: promoted.detectMs, fenceMs: promoted.fenceMs, catchUpMs: promoted.catchUpMs, promoteMs: promoted.promoteMs }, lost });
       console.log(`trial ${t}: first write through the proxy ${ms} ms after the failure of ${primary.name}; controller ${JSON.stringify(results.at(-1)!.breakdown)}; acknowledged writes lost: ${lost}`);
       if (args.partition) await execa("ip", ["-n", primary.ns, "link", "set", "eth0", "up"]);
+      primary = next;
+      if (t === trials) break; // the figures do not need the last fenced node back
       const rj = events.length;
-      runner.stdin!.write(`${JSON.stringify({ cmd: "rejoin", port: primary.port })}\n`);
+      const fenced = spec.dbs.find((d) => d !== next)!;
+      runner.stdin!.write(`${JSON.stringify({ cmd: "rejoin", port: fenced.port })}\n`);
       const done = await waitEvent((e) => e.event === "rejoin done" || e.event === "rejoin failed", "rejoin", rj);
       if (done.event !== "rejoin done") throw new Error(`trial ${t}: rejoin failed: ${String(done.err)}`);
       await waitEvent((e) => e.msg === "semi-sync on", "semi-sync on after rejoin", rj);
-      primary = next;
     }
     const times = results.map((r) => r.ms);
     const cpu = os.cpus();

@@ -11,7 +11,7 @@ import { Writable } from "node:stream";
 import { MetricsRegistry } from "../../lib/metrics.ts";
 import { createSwitchDriver, type SwitchDriver } from "../../switch/index.ts";
 import { SimulatedSwitch } from "../../switch/sim/index.ts";
-import { DbFailoverController, httpProbe, mariadbClient, rejoinDb, type DbClusterState, type DbTarget } from "../../workloads/failover/index.ts";
+import { DbFailoverController, httpProbe, mariadbClient, rejoinDb, type DbRecord, type DbTarget } from "../../workloads/failover/index.ts";
 import { bootRigDb, powerOffRigDb, renderRigDb, setAsideRigDatadir, writeAdminOptionFile, type RigSpec } from "./workloads-db-rig.ts";
 
 const spec = JSON.parse(process.argv[2]!) as RigSpec;
@@ -57,7 +57,7 @@ const probe: typeof httpPoll = async (n) => {
   emit({ event: "poll", node: n.name, ms: Date.now() - t, role: h?.up ? h.role : h ? "down" : "no answer" });
   return h;
 };
-let saved: DbClusterState | null = null;
+let saved: DbRecord | null = null;
 const controller = new DbFailoverController({
   log,
   metrics,

@@ -49,8 +49,11 @@ export interface CdnControllerDeps {
   readonly thresholds: Thresholds;
   /** Probes one web Pi (the web role's `health`); must not throw. */
   probe(name: string): Promise<Pick<Health, "healthy" | "detail">>;
-  /** Writes the upstream file into every CDN Pi's root (atomically). */
-  writeUpstream(content: string): Promise<void>;
+  /**
+   * Writes the upstream file into every CDN Pi's root (atomically). Resolving to false means some root could not
+   * take it yet (not created): the same content is written again next round.
+   */
+  writeUpstream(content: string): Promise<void | boolean>;
   readonly log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -88,8 +91,8 @@ export class CdnController {
     );
     for (const e of events) this.deps.log[e.event === "drained" ? "warn" : "info"]({ node: e.node, detail: e.detail }, e.event === "drained" ? "web pi drained from cdn" : "web pi returned to cdn");
     if (content !== this.written) {
-      await this.deps.writeUpstream(content);
-      this.written = content;
+      const everywhere = await this.deps.writeUpstream(content);
+      if (everywhere !== false) this.written = content;
     }
     return events;
   }

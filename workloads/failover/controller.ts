@@ -23,7 +23,10 @@ export interface DbFailoverDeps {
   /** PoE off through the switch owner's write queue; resolves once the switch reports it off. */
   readonly fence: (port: number) => Promise<void>;
   readonly powerState: (port: number) => Promise<PortPower>;
-  readonly store: { load(): Promise<DbClusterState | null>; save(state: DbClusterState): Promise<void> };
+  /** Where the state and the last failover's timings are kept across restarts (store.ts: `failover.json`). */
+  readonly store: { load(): Promise<DbRecord | null>; save(record: DbRecord): Promise<void> };
+  /** Told of every recorded event (the composition root's auto-rejoin and problems panel listen). */
+  readonly onEvent?: (e: DbEvent) => void;
   /** The node that starts as primary when nothing is recorded. */
   readonly initialPrimary: string;
   readonly policy: FailoverPolicy;
@@ -39,12 +42,21 @@ export interface DbEvent {
   readonly [field: string]: unknown;
 }
 
+/** Timings of the last failover (ms) with who failed and who took over. */
+export type LastFailover = Readonly<Record<string, number | string>>;
+
+/** What the store keeps: the cluster state and the last failover. */
+export interface DbRecord {
+  readonly state: DbClusterState;
+  readonly lastFailover: LastFailover | null;
+}
+
 /** What `GET /api/v1/workloads` shows of the db pair. */
 export interface DbStatus {
   readonly state: DbClusterState;
   readonly nodes: readonly { name: string; port: number; fenced: boolean; failures: number; health: DbHealth | null }[];
   readonly events: readonly DbEvent[];
-  readonly lastFailover: Readonly<Record<string, number | string>> | null;
+  readonly lastFailover: LastFailover | null;
 }
 
 const keepEvents = 100;
@@ -67,9 +79,14 @@ export class DbFailoverController {
     this.log = deps.log.child({ component: "db-failover" });
   }
 
-  /** Loads the recorded state and starts polling. */
+  /** Loads the recorded state and starts polling; throws when the store cannot be read (nothing is polled then). */
   async start(): Promise<void> {
-    this.state = (await this.deps.store.load()) ?? { primary: this.deps.initialPrimary, fenced: [], unprotected: true };
+    const record = await this.deps.store.load();
+    const names = new Set(this.deps.nodes.map((n) => n.name));
+    // A recorded primary that is no longer a db Pi (roles changed) gives way to the configured one.
+    const primary = record?.state.primary && names.has(record.state.primary) ? record.state.primary : this.deps.initialPrimary;
+    this.state = record ? { ...record.state, primary, fenced: record.state.fenced.filter((n) => names.has(n)) } : { primary, fenced: [], unprotected: true };
+    this.lastFailover = record?.lastFailover ? { ...record.lastFailover } : null;
     this.record("controller started", { primary: this.state.primary, fenced: this.state.fenced, unprotected: this.state.unprotected });
     this.schedule(0);
   }
@@ -109,7 +126,13 @@ export class DbFailoverController {
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.tick().finally(() => this.schedule(this.deps.intervalMs));
+      // tick() catches its steps' failures; anything else it throws is counted here, never an unhandled rejection.
+      this.running = this.tick()
+        .catch((err: unknown) => {
+          this.record("poll failed", { err: (err as Error).message }, "error");
+          this.deps.metrics?.counter("pirack_db_step_failures_total", "db failover steps that failed (retried on the next poll)").inc({ step: "poll" });
+        })
+        .finally(() => this.schedule(this.deps.intervalMs));
     }, ms);
   }
 
@@ -189,7 +212,6 @@ export class DbFailoverController {
 
     await this.deps.sql(next, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL rpl_semi_sync_master_enabled = OFF; SET GLOBAL read_only = OFF");
     const promotedAt = this.now();
-    await this.setState({ ...this.state, primary: to, unprotected: true });
     this.lastFailover = {
       from,
       to,
@@ -200,6 +222,7 @@ export class DbFailoverController {
       promoteMs: promotedAt - caughtUpAt,
       totalMs: promotedAt - failedAt,
     };
+    await this.setState({ ...this.state, primary: to, unprotected: true });
     this.record("promoted", { node: to, ...this.lastFailover });
     this.deps.metrics?.counter("pirack_db_failovers_total", "db failovers completed").inc();
     this.deps.metrics?.gauge("pirack_db_last_failover_seconds", "first failed poll to promoted replica, last failover").set((promotedAt - failedAt) / 1000);
@@ -214,7 +237,7 @@ export class DbFailoverController {
 
   private async setState(s: DbClusterState): Promise<void> {
     this.state = s;
-    await this.deps.store.save(s);
+    await this.deps.store.save({ state: s, lastFailover: this.lastFailover });
     this.gauges();
   }
 
@@ -245,5 +268,10 @@ export class DbFailoverController {
     this.events.push(e);
     if (this.events.length > keepEvents) this.events.shift();
     this.log[level](fields, event);
+    try {
+      this.deps.onEvent?.(e);
+    } catch (err) {
+      this.log.error({ err, event }, "event listener failed");
+    }
   }
 }
