@@ -17,6 +17,6 @@ export { probeWeb, uploadsShares, uploadsSharePath, WEB_HEALTH_PATH, WWW_DATA_ID
 export { probeCluster } from "./status.ts";
 export { WorkloadControllers, type WorkloadsDeps, type WorkloadsSpec } from "./controllers.ts";
 export { workloadProblems, type NodeView, type WorkloadsEvent, type WorkloadsProblem, type WorkloadsStatus } from "./controllers-status.ts";
-export { fencedPortsOnDisk, failoverFile, failoverStore } from "./failover/store.ts";
+export { fencedPortsOnDisk, failoverFile, failoverStore, readFailoverFile } from "./failover/store.ts";
 export { renderReplicaInto, setAsideDatadir } from "./failover/root-adapters.ts";
 export { httpProbe, rejoinDb } from "./failover/index.ts";

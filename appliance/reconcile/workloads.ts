@@ -19,6 +19,7 @@ import {
   readSecrets,
   renderNode,
   requiredSecrets,
+  readFailoverFile,
   ROLES,
   secretsPath,
   UPSTREAM_PATH,
@@ -27,6 +28,7 @@ import {
   type RoleNode,
   type SecretSpec,
   type Secrets,
+  type WorkloadsConfig,
 } from "../../workloads/index.ts";
 import { OperationError } from "../../lib/errors.ts";
 import type { Action, BoundSubsystem } from "./reconciler.ts";
@@ -57,17 +59,37 @@ const isDir = (p: string) =>
     () => false,
   );
 
+/**
+ * The workloads settings the pass renders with: the db primary is the one failover recorded
+ * (`<paths.state>/workloads/failover.json`), not the config's first choice, or a pass after a failover would
+ * render the old primary's files as primary again and a rejoining Pi would boot an empty datadir writable. When
+ * that file cannot be read, `dbUnknown`: db nodes are left as they are (the failover controller reports the file).
+ */
+async function workloadsAsRecorded(config: Config, plan: RackPlan): Promise<{ workloads: WorkloadsConfig; dbUnknown: boolean }> {
+  let recorded: string | null = null;
+  try {
+    recorded = (await readFailoverFile(config.paths.state))?.primary ?? null;
+  } catch {
+    return { workloads: config.workloads, dbUnknown: true };
+  }
+  const isDbNode = plan.workloads.cluster.nodes.some((n) => n.role === "db" && n.name === recorded);
+  if (recorded === null || !isDbNode) return { workloads: config.workloads, dbUnknown: false };
+  return { workloads: { ...config.workloads, db: { ...config.workloads.db, primary: recorded } }, dbUnknown: false };
+}
+
 /** The node's files as the pass keeps them (the CDN upstream keeps the controller's drains). */
-async function desiredFiles(root: string, node: RoleNode, plan: RackPlan, config: Config, secrets: Secrets): Promise<RenderedFile[]> {
+async function desiredFiles(root: string, node: RoleNode, plan: RackPlan, workloads: WorkloadsConfig, secrets: Secrets): Promise<RenderedFile[]> {
   const cluster = plan.workloads.cluster;
-  const rendered = renderNode(node, cluster, config.workloads, secrets, ROLES);
-  return withRuntimeState(node, rendered, { cluster, workloads: config.workloads }, node.role === "cdn" ? await readRootFile(root, UPSTREAM_PATH) : undefined);
+  const rendered = renderNode(node, cluster, workloads, secrets, ROLES);
+  return withRuntimeState(node, rendered, { cluster, workloads }, node.role === "cdn" ? await readRootFile(root, UPSTREAM_PATH) : undefined);
 }
 
 async function renderWithStoredSecrets(a: WorkloadsAction & { kind: "writeWorkloadFiles" }, config: Config): Promise<RenderedFile[]> {
   const { secrets, missing } = await readSecrets(config.paths.state, requiredSecrets(a.plan.workloads.cluster, ROLES));
   if (missing.length > 0) throw new OperationError("WORKLOAD_SECRETS_MISSING", `workload secrets ${missing.join(", ")} are not generated yet; nothing written to ${a.root}`);
-  return desiredFiles(a.root, a.node, a.plan, config, secrets);
+  const { workloads, dbUnknown } = await workloadsAsRecorded(config, a.plan);
+  if (dbUnknown && a.node.role === "db") throw new OperationError("FAILOVER_STATE_UNREADABLE", `the recorded db primary cannot be read; nothing written to ${a.root}`);
+  return desiredFiles(a.root, a.node, a.plan, workloads, secrets);
 }
 
 /** `write 7 workload files, remove 1 in root 10.46.189.6 (port 2, web)`. */
@@ -87,6 +109,7 @@ export function workloadsSubsystem(deps: WorkloadsDeps): BoundSubsystem<RackPlan
       const specs = requiredSecrets(cluster, ROLES);
       const { secrets, missing } = await readSecrets(config.paths.state, specs);
       const actions: WorkloadsAction[] = [];
+      const { workloads, dbUnknown } = await workloadsAsRecorded(config, state);
       if (missing.length > 0) {
         actions.push({ kind: "generateSecrets", specs, subject: "workloads", description: `generate ${missing.length} workload secret(s) into ${secretsPath(config.paths.state)}` });
       }
@@ -94,9 +117,10 @@ export function workloadsSubsystem(deps: WorkloadsDeps): BoundSubsystem<RackPlan
         const port = state.ports.find((p) => p.port === node.port);
         if (!port?.enrolled || !(await isDir(port.exportPath))) continue; // the roots subsystem clones it, or says why not
         if ((await readRootLayer(port.exportPath)) !== node.role) continue; // the roots subsystem reports "rebuild needed"
+        if (dbUnknown && node.role === "db") continue; // who is primary is unknown: never guess on a db Pi
         const base = { subject: port.piAddress, node, root: port.exportPath, plan: state };
         // Without the secrets yet, placeholders tell how many files change; the real render happens at apply.
-        const files = await desiredFiles(port.exportPath, node, state, config, missing.length > 0 ? { ...placeholderSecrets(specs), ...secrets } : secrets);
+        const files = await desiredFiles(port.exportPath, node, state, workloads, missing.length > 0 ? { ...placeholderSecrets(specs), ...secrets } : secrets);
         const p = await planWorkloadFiles(port.exportPath, files);
         if (p.write.length === 0 && p.remove.length === 0 && !p.manifestStale) continue;
         const description = describeWorkloadFiles(node, p.write.length, p.remove.length, port.piAddress);
