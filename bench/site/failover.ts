@@ -10,15 +10,14 @@ import { execa } from "execa";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { isRoot, TestBed, waitFor } from "../../test/support/netns.ts";
+import { DbRunner, type DbEvent } from "../../test/support/db-runner-client.ts";
+import { isRoot, TestBed } from "../../test/support/netns.ts";
 import { buildRigNetwork, crashRigMariadbd, localSql, rigToolsPresent, siteSql, startRigProxy, type RigSpec } from "../../test/support/workloads-db-rig.ts";
 
 const { values: args } = parseArgs({ options: { trials: { type: "string", default: "20" }, partition: { type: "boolean", default: false }, "interval-ms": { type: "string", default: "500" }, "timeout-ms": { type: "string", default: "1000" } } });
 const trials = Number(args.trials);
 const goalMs = 5000;
-type Ev = { wall: number; event: string; [k: string]: unknown };
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -35,12 +34,10 @@ async function main(): Promise<void> {
     const built = await buildRigNetwork(bed, base);
     const spec: RigSpec = { ...built, workloads: { ...built.workloads, db: { ...built.workloads.db, failover: { ...built.workloads.db.failover, intervalMs: Number(args["interval-ms"]), timeoutMs: Number(args["timeout-ms"]) } } } };
     await startRigProxy(bed, spec);
-    const events: Ev[] = [];
-    const runner = bed.spawn(spec.fsNs, "node", ["--import", "tsx", join(import.meta.dirname, "../../test/support/workloads-db-runner.ts"), JSON.stringify(spec)]);
-    createInterface({ input: runner.stdout! }).on("line", (l) => events.push(JSON.parse(l) as Ev));
-    const waitEvent = (pred: (e: Ev) => boolean, what: string, since: number, ms = 240_000) => waitFor(() => events.slice(since).find(pred), what, ms);
-    await waitEvent((e) => e.event === "ready", "runner ready", 0);
-    await waitEvent((e) => e.msg === "semi-sync on", "semi-sync on", 0);
+    const runner = new DbRunner(bed, spec);
+    const events = runner.events;
+    const waitEvent = (pred: (e: DbEvent) => boolean, what: string, since: number, ms = 240_000) => runner.waitEvent(pred, what, ms, since);
+    await runner.ready();
     await siteSql(spec, "CREATE TABLE IF NOT EXISTS posts (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(64)) ENGINE=InnoDB");
     let primary = spec.dbs[0]!;
     const results: { ms: number; breakdown: Record<string, unknown>; lost: number }[] = [];
@@ -74,7 +71,7 @@ async function main(): Promise<void> {
       if (t === trials) break; // the figures do not need the last fenced node back
       const rj = events.length;
       const fenced = spec.dbs.find((d) => d !== next)!;
-      runner.stdin!.write(`${JSON.stringify({ cmd: "rejoin", port: fenced.port })}\n`);
+      runner.send({ cmd: "rejoin", port: fenced.port });
       const done = await waitEvent((e) => e.event === "rejoin done" || e.event === "rejoin failed", "rejoin", rj);
       if (done.event !== "rejoin done") throw new Error(`trial ${t}: rejoin failed: ${String(done.err)}`);
       await waitEvent((e) => e.msg === "semi-sync on", "semi-sync on after rejoin", rj);
