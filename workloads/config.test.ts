@@ -28,7 +28,7 @@ describe("workloads: config", () => {
         maxLagSeconds: 5,
         failover: { enabled: true, intervalMs: 500, timeoutMs: 1000, fails: 2, catchUpMs: 10_000, replicaFails: 6, autoRejoin: false },
       },
-      web: { phpWorkers: 4, maxUploadMb: 64 },
+      web: { phpWorkers: 4, maxUploadMb: 64, requestTimeoutSeconds: 60 },
       cdn: { cacheSeconds: 60, cacheMb: 128, weights: {}, health: { intervalMs: 1000, timeoutMs: 1000, fails: 2, rises: 2 } },
     });
   });

@@ -74,6 +74,12 @@ export const workloadsSchema = z
         phpWorkers: z.number().int().min(1).max(64).default(4),
         /** Largest request body (media upload), nginx `client_max_body_size` and PHP `upload_max_filesize`. */
         maxUploadMb: z.number().int().min(1).max(1024).default(64),
+        /**
+         * Longest a page may take to render: PHP's max_execution_time, php-fpm's request_terminate_timeout, the
+         * web Pi's nginx fastcgi_read_timeout and the CDN's proxy_read_timeout. 60 s is nginx's own default; an
+         * emulated Pi (the bench) needs minutes for WordPress's install.
+         */
+        requestTimeoutSeconds: z.number().int().min(5).max(3600).default(60),
       })
       .prefault({}),
     cdn: z

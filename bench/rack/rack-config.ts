@@ -31,7 +31,8 @@ function siteLines(layout: BenchLayout): string[] {
     ...[site.db, site.cdn].map((n) => `  - { port: ${n.port}, name: ${n.name}, role: ${n.role} }  # a stand-in on the public VLAN, not a Pi`),
     "workloads:",
     `  site: { name: www, url: ${q(site.url)}, title: "pirack bench site" }`,
-    "  web: { phpWorkers: 2 }",
+    // Under TCG WordPress's install runs for minutes (62 s got a 504 at nginx's 60 s default).
+    "  web: { phpWorkers: 2, requestTimeoutSeconds: 900 }",
     // One db, so nothing to fail over to. The web Pis' HAProxy checks the db's health endpoint at this interval
     // and time limit: bash and the mariadb client on a loaded host answer in 0.5-1 s, so allow 5 s.
     "  db: { bufferPoolMb: 64, failover: { enabled: false, intervalMs: 2000, timeoutMs: 5000 } }",

@@ -38,7 +38,7 @@ describe("bench --site", () => {
       "3 bench-db db 2a00:1098:0:84:1000:1::4",
       "4 bench-cdn cdn 2a00:1098:0:84:1000:1::5",
     ]);
-    expect(r.config.workloads).toMatchObject({ site: { url: "http://www.bench.pirack.test" }, web: { phpWorkers: 2 }, db: { failover: { enabled: false, timeoutMs: 5000 } } });
+    expect(r.config.workloads).toMatchObject({ site: { url: "http://www.bench.pirack.test" }, web: { phpWorkers: 2, requestTimeoutSeconds: 900 }, db: { failover: { enabled: false, timeoutMs: 5000 } } });
     // Port 2 (a protocol Pi) has no role: it is no part of the site.
     expect(planRack(r.config).ports.find((p) => p.port === 2)?.role).toBe("none");
   });

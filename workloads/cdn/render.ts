@@ -70,7 +70,7 @@ export function renderCdnNginx(ctx: RenderContext): string {
     "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
     "      proxy_set_header X-Forwarded-Proto $scheme;",
     "      proxy_connect_timeout 1s;",
-    "      proxy_read_timeout 30s;",
+    `      proxy_read_timeout ${ctx.workloads.web.requestTimeoutSeconds}s;`,
     "      proxy_next_upstream error timeout http_502 http_503 http_504;",
   ];
   return [

@@ -52,6 +52,9 @@ sync_binlog                    = 1
 innodb_flush_log_at_trx_commit = 1
 innodb_buffer_pool_size        = ${v.bufferPoolMb}M
 slave_net_timeout              = 10
+# STOP SLAVE on a semi-sync replica connects to the primary to kill its dump thread; against a primary that is
+# gone this waits this long (default 5 s). pirack's own promotion switches semi-sync off first and never waits.
+rpl_semi_sync_slave_kill_conn_timeout = 1
 `;
 }
 

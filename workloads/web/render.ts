@@ -50,6 +50,7 @@ export function renderWebNginx(ctx: RenderContext): string {
     // Debian's /usr/share/wordpress/wp-config.php picks /etc/wordpress/config-$WORDPRESS_CONFIG.php first.
     "      fastcgi_param WORDPRESS_CONFIG default;",
     `      fastcgi_pass unix:${PHP_SOCKET};`,
+    `      fastcgi_read_timeout ${ctx.workloads.web.requestTimeoutSeconds}s;`,
     ...extra.map((l) => `      ${l}`),
   ];
   // The primary serves admin with the general locations below; the others proxy it there.
@@ -144,6 +145,9 @@ export function renderFpmPool(ctx: RenderContext): string {
     "clear_env = yes",
     `php_admin_value[upload_max_filesize] = ${ctx.workloads.web.maxUploadMb}M`,
     `php_admin_value[post_max_size] = ${ctx.workloads.web.maxUploadMb}M`,
+    // A page past the site's request timeout is ended by PHP first (an error page), by php-fpm if PHP cannot.
+    `php_admin_value[max_execution_time] = ${ctx.workloads.web.requestTimeoutSeconds}`,
+    `request_terminate_timeout = ${ctx.workloads.web.requestTimeoutSeconds + 5}s`,
     "php_admin_value[opcache.enable] = 1",
     "php_admin_value[opcache.memory_consumption] = 64",
     "",
