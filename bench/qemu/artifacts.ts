@@ -11,6 +11,7 @@ import { execa } from "execa";
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OperationError } from "../../lib/errors.ts";
+import { withCacheLock } from "./cache-lock.ts";
 import { Arm64Apt, type PackageVersion } from "./apt.ts";
 import { buildInitramfs, INITRAMFS_MODULES, renderInit } from "./initramfs.ts";
 
@@ -61,6 +62,13 @@ export function artifactKey(packages: readonly PackageVersion[]): string {
 /** Fetches (or finds in the cache) the kernel, firmware and initramfs; see the module comment. */
 export async function prepareArtifacts(opts: ArtifactOptions = {}): Promise<BenchArtifacts> {
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
+  // The private apt state and the artifact directories are shared by every process preparing the bench.
+  return withCacheLock(join(cacheDir, "artifacts.lock"), () => prepareLocked(cacheDir, opts), {
+    onWait: (pid) => opts.onStep?.(`bench artifacts are being prepared by pid ${pid}: waiting for it`),
+  });
+}
+
+async function prepareLocked(cacheDir: string, opts: ArtifactOptions): Promise<BenchArtifacts> {
   const step = opts.onStep ?? (() => undefined);
   const started = Date.now();
   const apt = new Arm64Apt(join(cacheDir, "apt"));

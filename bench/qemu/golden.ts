@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { OperationError } from "../../lib/errors.ts";
 import { DEFAULT_MIRROR, NETBOOT_PACKAGES } from "../../rootfs/index.ts";
 import { DEFAULT_CACHE_DIR } from "./artifacts.ts";
+import { withCacheLock } from "./cache-lock.ts";
 
 /** What the golden image is built from. */
 export interface GoldenSpec {
@@ -68,9 +69,19 @@ export async function ensureGoldenImage(opts: { cacheDir?: string; spec?: Golden
   const key = goldenKey(spec);
   const dir = join(opts.cacheDir ?? DEFAULT_CACHE_DIR, "golden", key);
   const manifestPath = join(dir, "manifest.json");
-  const cached = await readFile(manifestPath, "utf8").catch(() => undefined);
-  if (cached) return { ...(JSON.parse(cached) as GoldenImage), cacheHit: true };
+  const readCached = async (): Promise<GoldenImage | undefined> => {
+    const cached = await readFile(manifestPath, "utf8").catch(() => undefined);
+    return cached ? { ...(JSON.parse(cached) as GoldenImage), cacheHit: true } : undefined;
+  };
+  const hit = await readCached();
+  if (hit) return hit;
+  // One build per key: another process building it is waited for, and its image used.
+  return withCacheLock(`${dir}.lock`, async () => (await readCached()) ?? buildGolden(spec, key, dir, manifestPath, opts.onLine), {
+    onWait: (pid) => opts.onLine?.(`golden image ${key} is being built by pid ${pid}: waiting for it`),
+  });
+}
 
+async function buildGolden(spec: GoldenSpec, key: string, dir: string, manifestPath: string, onLine?: (line: string) => void): Promise<GoldenImage> {
   // manifest.json is written last: a directory without one (an interrupted build) is removed and built again.
   const tmp = `${dir}.tmp-${randomBytes(3).toString("hex")}`;
   await mkdir(tmp, { recursive: true });
@@ -85,7 +96,7 @@ export async function ensureGoldenImage(opts: { cacheDir?: string; spec?: Golden
     await mkdir(join(dir, "images"), { recursive: true });
     const child = execa("node", args, { reject: false, all: true });
     child.all?.on("data", (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) opts.onLine?.(line);
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) onLine?.(line);
     });
     const r = await child;
     if (r.exitCode !== 0) throw new OperationError("GOLDEN_BUILD_FAILED", `pirack image build exited with ${r.exitCode}: ${String(r.all ?? "").trim().split("\n").slice(-15).join("\n")}`);
