@@ -69,7 +69,13 @@ export class DbFailoverController {
   private lastFailover: Record<string, number | string> | null = null;
   private firstFailureAt = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  /** The step being carried out (at most one at a time); polls that answer meanwhile wait for the next one. */
+  private acting: Promise<void> | null = null;
+  /** Per node: the last probe started, and the newest one whose answer was applied. */
+  private readonly started = new Map<string, number>();
+  private readonly applied = new Map<string, number>();
+  /** When the last step ended: answers to probes sent before it describe the world before it, and decide nothing. */
+  private lastStepAt = 0;
   private stopped = false;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -91,11 +97,11 @@ export class DbFailoverController {
     this.schedule(0);
   }
 
-  /** Stops polling and waits for a step in progress. */
+  /** Stops polling and waits for a step in progress (probes still out are ignored when they answer). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.acting;
   }
 
   /** Current state, last polls, events. */
@@ -123,40 +129,70 @@ export class DbFailoverController {
     return this.state;
   }
 
+  /**
+   * Probes go out every intervalMs whether or not earlier ones have answered: a primary that stops answering
+   * (partitioned: its probes hang until timeoutMs) is seen failing `fails` times interval apart, not a timeout
+   * apart (detection was 1.0 + 0.5 + 1.0 s at the defaults; now 0.5 + 1.0 s).
+   */
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      // tick() catches its steps' failures; anything else it throws is counted here, never an unhandled rejection.
-      this.running = this.tick()
-        .catch((err: unknown) => {
-          this.record("poll failed", { err: (err as Error).message }, "error");
-          this.deps.metrics?.counter("pirack_db_step_failures_total", "db failover steps that failed (retried on the next poll)").inc({ step: "poll" });
-        })
-        .finally(() => this.schedule(this.deps.intervalMs));
+      this.timer = null;
+      void this.round();
+      this.schedule(this.deps.intervalMs);
     }, ms);
   }
 
-  /** One poll of every node and at most one action. */
-  async tick(): Promise<void> {
+  /** Probes every node once and applies the answers as they come (each may lead to a step). */
+  private round(): Promise<void[]> {
     const t = this.now();
-    await Promise.all(
+    return Promise.all(
       this.deps.nodes.map(async (n) => {
-        const health = await this.deps.probe(n);
-        const prev = this.polls.get(n.name);
-        const usable = health !== null && health.up;
-        const failures = usable ? 0 : (prev?.failures ?? 0) + 1;
-        if (failures === 1) this.firstFailureAt.set(n.name, t);
-        this.polls.set(n.name, { name: n.name, health, failures });
+        const seq = (this.started.get(n.name) ?? 0) + 1;
+        this.started.set(n.name, seq);
+        const health = await this.deps.probe(n).catch((err: unknown) => {
+          this.log.debug({ err, node: n.name }, "db probe failed");
+          return null;
+        });
+        this.applyPoll(n.name, seq, t, health);
       }),
     );
+  }
+
+  /** Applies one probe's answer unless a later probe of the node answered first, then decides. */
+  private applyPoll(name: string, seq: number, startedAt: number, health: DbHealth | null): void {
+    if (this.stopped || seq <= (this.applied.get(name) ?? 0)) return;
+    this.applied.set(name, seq);
+    const prev = this.polls.get(name);
+    const usable = health !== null && health.up;
+    const failures = usable ? 0 : (prev?.failures ?? 0) + 1;
+    if (failures === 1) this.firstFailureAt.set(name, startedAt);
+    this.polls.set(name, { name, health, failures });
     this.gauges();
+    if (startedAt >= this.lastStepAt) void this.step();
+  }
+
+  /** Decides on the polls so far and carries out at most one step; a no-op while a step is in progress. */
+  private step(): Promise<void> {
+    if (this.acting) return this.acting;
     const decision = decideDb(this.state, [...this.polls.values()], this.deps.policy);
-    try {
-      await this.act(decision);
-    } catch (err) {
-      this.record("step failed", { step: decision.kind, err: (err as Error).message }, "error");
-      this.deps.metrics?.counter("pirack_db_step_failures_total", "db failover steps that failed (retried on the next poll)").inc({ step: decision.kind });
-    }
+    if (decision.kind === "none") return Promise.resolve();
+    this.acting = this.act(decision)
+      .catch((err: unknown) => {
+        this.record("step failed", { step: decision.kind, err: (err as Error).message }, "error");
+        this.deps.metrics?.counter("pirack_db_step_failures_total", "db failover steps that failed (retried on the next poll)").inc({ step: decision.kind });
+      })
+      .finally(() => {
+        this.acting = null;
+        this.lastStepAt = this.now();
+      });
+    return this.acting;
+  }
+
+  /** One poll of every node, waited for, then at most one step, waited for (tests and tools drive it by hand). */
+  async tick(): Promise<void> {
+    await this.round();
+    await this.step();
   }
 
   private async act(d: DbDecision): Promise<void> {
@@ -203,10 +239,10 @@ export class DbFailoverController {
     this.deps.metrics?.counter("pirack_db_fences_total", "db primaries powered off by PoE before a promotion").inc({ node: from });
 
     // Nothing more can arrive from a powered-off primary: apply everything the IO thread received. A semi-sync
-    // replica stopping its IO thread first connects to the primary to kill its dump thread, which against a
-    // partitioned primary hangs for rpl_semi_sync_slave_kill_conn_timeout (measured: 2.2 s of a 5.5 s failover);
-    // the fenced primary has no dump thread worth killing, so semi-sync is switched off on the replica first.
-    await this.deps.sql(next, "SET GLOBAL rpl_semi_sync_slave_enabled = OFF; STOP SLAVE IO_THREAD");
+    // replica stopping its IO thread first connects to the primary to kill its dump thread (even with semi-sync
+    // switched off at run time); against a partitioned primary that waits rpl_semi_sync_slave_kill_conn_timeout,
+    // which the db role renders as 1 s (MariaDB's 5 s default made this step 2.2 s of a 5.5 s failover).
+    await this.deps.sql(next, "STOP SLAVE IO_THREAD");
     const received = slaveStatusField(await this.deps.sql(next, "SHOW SLAVE STATUS\\G"), "Gtid_IO_Pos") ?? "";
     const waited = await this.deps.sql(next, `SELECT MASTER_GTID_WAIT('${received.replace(/[^0-9,-]/g, "")}', ${this.deps.catchUpMs / 1000})`);
     if (waited.trim() !== "0") throw new Error(`replica ${to} did not apply its relay log up to ${received || "(empty)"} within ${this.deps.catchUpMs} ms`);
