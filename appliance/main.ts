@@ -20,7 +20,7 @@ import { MetricsRegistry } from "../lib/metrics.ts";
 import { OperationError } from "../lib/errors.ts";
 import { openAppliance, rebuildPort } from "./rack.ts";
 import { SwitchOwner } from "./switch-owner.ts";
-import { createWorkloads, fencedPowerRefusal, syncWorkloads, workloadsSpec } from "./workloads-wiring.ts";
+import { createWorkloads, fencedPowerRefusal, syncWorkloads, tileWorkloads, workloadsSpec } from "./workloads-wiring.ts";
 
 /** Options of `pirack serve`. */
 export interface ServeOptions {
@@ -127,7 +127,16 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
 
   const { notifier, watchdogUsec } = notifierFromEnv(process.env);
   const clock = { now: () => new Date() };
-  const ops = new OperatorServices({ log: log.child({ component: "operator" }), app, metrics, clock, notifier, watchdogUsec, driver: () => switches.driver ?? undefined });
+  const ops = new OperatorServices({
+    log: log.child({ component: "operator" }),
+    app,
+    metrics,
+    clock,
+    notifier,
+    watchdogUsec,
+    driver: () => switches.driver ?? undefined,
+    workloads: workloads ? () => tileWorkloads(workloads.status()) : undefined,
+  });
   const apiDeps: Parameters<typeof startApi>[0] = {
     log: log.child({ component: "api" }),
     appliance: app,

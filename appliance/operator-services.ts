@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { Appliance } from "./appliance.ts";
 import { BOOT_STAGES, summarise } from "./boot-stages.ts";
-import { buildOverview, type Overview } from "./dashboard/overview.ts";
+import { buildOverview, type Overview, type SlotWorkload } from "./dashboard/overview.ts";
 import { Health } from "./health.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import { PiProbes } from "./pi-probes.ts";
@@ -26,6 +26,8 @@ export interface OperatorDeps {
   readonly clock: { now(): Date };
   readonly poePollMs?: number;
   readonly probePollMs?: number;
+  /** The role Pis' workload state for their tiles (the workload controllers' status). */
+  readonly workloads?: () => ReadonlyMap<number, SlotWorkload>;
 }
 
 /** The running operator services. */
@@ -115,6 +117,7 @@ export class OperatorServices {
       switchPorts: null,
       lastPass: app.reconciler.lastReport,
       health: this.health.list(),
+      workloads: this.deps.workloads?.(),
       activity: {
         dhcpRequests: metrics.sum("pirack_dhcp_requests_total"),
         dhcpReplies: metrics.sum("pirack_dhcp_replies_total"),

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { OperationError } from "../lib/errors.ts";
 import type { MetricsRegistry } from "../lib/metrics.ts";
 import { WorkloadControllers, workloadProblems, type WorkloadsSpec } from "../workloads/index.ts";
+export { tileWorkloads } from "../workloads/index.ts";
 import type { Appliance } from "./appliance.ts";
 import type { Health } from "./health.ts";
 import type { SwitchOwner } from "./switch-owner.ts";

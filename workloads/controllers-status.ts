@@ -112,6 +112,28 @@ export function statusOf(i: StatusInputs): WorkloadsStatus {
   return { nodes, cdn, db, events };
 }
 
+/** A role Pi's tile on the dashboard: its role, a one-word state and the detail line. */
+export interface TileWorkload {
+  readonly role: string;
+  readonly healthy: boolean | null;
+  readonly state: string;
+  readonly detail: string;
+}
+
+/** Per port, what each role Pi's dashboard tile says of its workload (pure). */
+export function tileWorkloads(s: WorkloadsStatus): Map<number, TileWorkload> {
+  const out = new Map<number, TileWorkload>();
+  for (const n of s.nodes) {
+    let state = n.healthy === null ? "unknown" : n.healthy ? "ok" : "down";
+    if (n.role === "db") {
+      if (n.fenced) state = "fenced";
+      else if (n.healthy) state = s.db?.primary === n.node ? "primary" : "replica";
+    } else if (n.drained) state = "drained";
+    out.set(n.port, { role: n.role, healthy: n.healthy, state, detail: n.detail });
+  }
+  return out;
+}
+
 /** A problem for the dashboard's panel, keyed so that it clears itself. */
 export interface WorkloadsProblem {
   readonly key: string;

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { UPSTREAM_FILE } from "./cdn/render.ts";
 import { defaultWorkloads } from "./config.ts";
-import { workloadProblems } from "./controllers-status.ts";
+import { tileWorkloads, workloadProblems, type WorkloadsStatus } from "./controllers-status.ts";
 import { WorkloadControllers, type WorkloadsDeps, type WorkloadsSpec } from "./controllers.ts";
 import { failoverFile } from "./failover/store.ts";
 import type { RoleNode } from "./role.ts";
@@ -199,5 +199,26 @@ describe("WorkloadControllers", () => {
     expect(workloadProblems(c.status()).find((p) => p.key === "db")?.text).toContain("db failover is not running");
     expect(w.switchLog).toEqual([]);
     await expect(c.rejoin(4)).rejects.toThrow(/db failover is not running/);
+  });
+});
+
+describe("tileWorkloads: what a role Pi's dashboard tile says", () => {
+  it("names the db primary, the replica, a fenced node, a drained web Pi and one not probed yet", () => {
+    const node = (n: Partial<WorkloadsStatus["nodes"][number]> & { node: string; port: number; role: "web" | "db" | "cdn" }) => ({ healthy: true, detail: "d", checkedAt: null, failures: 0, ...n });
+    const status: WorkloadsStatus = {
+      nodes: [
+        node({ node: "db1", port: 3, role: "db", fenced: false }),
+        node({ node: "db2", port: 4, role: "db", fenced: false }),
+        node({ node: "db3", port: 5, role: "db", healthy: false, fenced: true }),
+        node({ node: "web1", port: 1, role: "web", drained: true, healthy: false }),
+        node({ node: "web2", port: 2, role: "web", drained: false }),
+        node({ node: "cdn1", port: 6, role: "cdn", healthy: null }),
+      ],
+      cdn: null,
+      db: { primary: "db2", replica: "db1", fenced: [{ node: "db3", port: 5 }], unprotected: false, semiSync: true, failover: { enabled: true, autoRejoin: false }, lastFailover: null, rejoining: null, problem: null },
+      events: [],
+    };
+    const tiles = tileWorkloads(status);
+    expect([...tiles].map(([port, t]) => `${port} ${t.role} ${t.state}`).sort()).toEqual(["1 web drained", "2 web ok", "3 db replica", "4 db primary", "5 db fenced", "6 cdn unknown"]);
   });
 });

@@ -16,7 +16,7 @@ export { loadOrCreateSecrets, readSecrets, secretsPath } from "./secrets.ts";
 export { probeWeb, uploadsShares, uploadsSharePath, WEB_HEALTH_PATH, WWW_DATA_ID } from "./web/index.ts";
 export { probeCluster } from "./status.ts";
 export { WorkloadControllers, type WorkloadsDeps, type WorkloadsSpec } from "./controllers.ts";
-export { workloadProblems, type NodeView, type WorkloadsEvent, type WorkloadsProblem, type WorkloadsStatus } from "./controllers-status.ts";
+export { tileWorkloads, workloadProblems, type NodeView, type TileWorkload, type WorkloadsEvent, type WorkloadsProblem, type WorkloadsStatus } from "./controllers-status.ts";
 export { fencedPortsOnDisk, failoverFile, failoverStore, readFailoverFile } from "./failover/store.ts";
 export { renderReplicaInto, setAsideDatadir } from "./failover/root-adapters.ts";
 export { httpProbe, rejoinDb } from "./failover/index.ts";

@@ -68,6 +68,7 @@ function slotTitle(slot) {
     "model " + (p.model || "-") + ", serial " + (p.serial || "-"),
     "PoE " + p.power + (slot.poe && slot.poe.watts !== null ? ", " + slot.poe.watts.toFixed(1) + " W" : ""),
     "last boot " + (p.lastBoot || "-"),
+    ...(slot.workload ? [slot.workload.role + ": " + slot.workload.state + " (" + slot.workload.detail + ")"] : []),
   ].join("\n");
 }
 
@@ -93,6 +94,11 @@ function drawSlots(ov) {
       const poe = el("span", { class: "poe" + (slot.kind === "pi" && slot.pi.power === "on" ? " on" : "") });
       b.replaceChildren(el("span", { class: "num" }, String(slot.port)), el("span", { class: "name" }, label), el("span", { class: "stage" }, sub));
       if (slot.kind === "pi") b.append(poe);
+      if (slot.kind === "pi" && slot.workload) {
+        const w = slot.workload;
+        const ok = w.healthy === null ? "unknown" : w.healthy && w.state !== "drained" ? "ok" : "bad";
+        b.append(el("span", { class: "wl wl-" + ok }, w.role + " " + w.state));
+      }
       b.disabled = slot.kind === "empty";
       return b;
     }),
@@ -117,6 +123,7 @@ function drawDetails(ov) {
     ["last boot", p.lastBoot ? new Date(p.lastBoot).toLocaleString() : "-"],
     ["last seen", p.lastSeen ? new Date(p.lastSeen).toLocaleString() : "-"],
     ["role", p.role],
+    ...(slot.workload ? [["workload", slot.workload.state + ": " + slot.workload.detail]] : []),
   ];
   $("details-fields").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   const key = p.port + ":" + JSON.stringify(slot.boots);

@@ -72,8 +72,10 @@ describe("buildOverview", () => {
       lastPass: undefined,
       health: [],
       activity: { dhcpRequests: 1, dhcpReplies: 1, tftpTransfers: 0, tftpBytes: 0 },
+      workloads: new Map([[3, { role: "db", healthy: true, state: "primary", detail: "primary (writable)" }]]),
     });
     expect(ov.slots.map((s) => s.kind)).toEqual(["pi", "empty", "pi", "empty", "empty", "fileserver"]);
+    expect(ov.slots.map((s) => (s.kind === "pi" ? s.workload : undefined))).toEqual([null, undefined, { role: "db", healthy: true, state: "primary", detail: "primary (writable)" }, undefined, undefined, undefined]);
     const first = ov.slots[0]!;
     expect(first.kind === "pi" && first.poe).toEqual({ detection: "deliveringPower", watts: 4.2, powerClass: 3 });
     expect(first.kind === "pi" && first.boots[0]!.stages).toEqual([

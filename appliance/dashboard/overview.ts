@@ -9,6 +9,16 @@ import type { HealthProblem } from "../health.ts";
 import type { PassReport } from "../reconcile/reconciler.ts";
 import type { PoePortStatus, PsePower } from "../../switch/index.ts";
 
+/** A role Pi's workload as its tile shows it (from the workload controllers' last probe). */
+export interface SlotWorkload {
+  readonly role: string;
+  /** null before the first probe. */
+  readonly healthy: boolean | null;
+  /** Short state for the tile: "ok", "down", "drained", "fenced", "primary", "replica"... */
+  readonly state: string;
+  readonly detail: string;
+}
+
 /** One switch port on the shelf. */
 export type Slot =
   | { readonly port: number; readonly kind: "empty" }
@@ -19,6 +29,8 @@ export type Slot =
       readonly pi: PiStatus;
       readonly poe: { readonly detection: string; readonly watts: number | null; readonly powerClass: number | null } | null;
       readonly boots: readonly { readonly startedAt: string; readonly stages: readonly { readonly stage: string; readonly t: number }[] }[];
+      /** null for a Pi without a role (or before the workload controllers run). */
+      readonly workload: SlotWorkload | null;
     };
 
 /** A problem for the panel. */
@@ -53,6 +65,8 @@ export interface OverviewInput {
   readonly lastPass: PassReport | undefined;
   readonly health: readonly HealthProblem[];
   readonly activity: Overview["activity"];
+  /** Role Pis' workload state by port (empty when no Pi has a role). */
+  readonly workloads?: ReadonlyMap<number, SlotWorkload>;
 }
 
 /** The Pi port an action or message concerns: the first port whose address, interface or root path it names. */
@@ -99,6 +113,7 @@ export function buildOverview(input: OverviewInput): Overview {
           startedAt: b.startedAt.toISOString(),
           stages: b.stages.map((s) => ({ stage: s.stage, t: s.at.getTime() - b.startedAt.getTime() })),
         })),
+        workload: input.workloads?.get(port) ?? null,
       });
     }
   }

@@ -60,6 +60,8 @@ export interface DbStatus {
 }
 
 const keepEvents = 100;
+/** Longest pause before a failed step is tried again. */
+const maxRetryPauseMs = 30_000;
 
 /** Runs the poll loop; `stop()` ends it after the current step. */
 export class DbFailoverController {
@@ -76,6 +78,8 @@ export class DbFailoverController {
   private readonly applied = new Map<string, number>();
   /** When the last step ended: answers to probes sent before it describe the world before it, and decide nothing. */
   private lastStepAt = 0;
+  /** The step that failed last: retried with a growing pause, its failure logged at attempts 1, 2, 4, 8... */
+  private failing: { key: string; attempts: number; retryAt: number } | null = null;
   private stopped = false;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -177,10 +181,21 @@ export class DbFailoverController {
     if (this.acting) return this.acting;
     const decision = decideDb(this.state, [...this.polls.values()], this.deps.policy);
     if (decision.kind === "none") return Promise.resolve();
+    const key = JSON.stringify(decision);
+    if (this.failing?.key === key && this.now() < this.failing.retryAt) return Promise.resolve();
     this.acting = this.act(decision)
+      .then(() => {
+        if (this.failing?.key === key) this.record("step succeeded after failures", { step: decision.kind, attempts: this.failing.attempts + 1 });
+        this.failing = null;
+      })
       .catch((err: unknown) => {
-        this.record("step failed", { step: decision.kind, err: (err as Error).message }, "error");
-        this.deps.metrics?.counter("pirack_db_step_failures_total", "db failover steps that failed (retried on the next poll)").inc({ step: decision.kind });
+        // A step that cannot succeed (a db Pi on a port without PoE cannot be fenced) is retried every few
+        // seconds at most and logged at attempts 1, 2, 4, 8..., not at every poll.
+        const attempts = this.failing?.key === key ? this.failing.attempts + 1 : 1;
+        const pauseMs = Math.min(maxRetryPauseMs, this.deps.intervalMs * 2 ** Math.min(attempts - 1, 16));
+        this.failing = { key, attempts, retryAt: this.now() + pauseMs };
+        if ((attempts & (attempts - 1)) === 0) this.record("step failed", { step: decision.kind, attempts, retryInMs: pauseMs, err: (err as Error).message }, "error");
+        this.deps.metrics?.counter("pirack_db_step_failures_total", "db failover steps that failed (retried with a growing pause)").inc({ step: decision.kind });
       })
       .finally(() => {
         this.acting = null;
