@@ -114,6 +114,34 @@ describe.skipIf(!isRoot())("nfs-ganesha exports, one Pi per export (needs root f
     expect(own.stdout.trim()).toBe("pi-11");
   });
 
+  it("the web uploads share: both Pis mount one directory, each over its own /30; writes land as www-data", async () => {
+    // As the workloads subsystem exports it (workloads/web: one share, one CLIENT per web Pi, all_squash to 33).
+    const share = join(btrfs.mountPoint, "export/shared/www-uploads");
+    await mkdir(share, { recursive: true });
+    await execa("chown", ["33:33", share]);
+    const options = ["rw", "sync", "no_subtree_check", "all_squash", "anonuid=33", "anongid=33"];
+    const roots = [a, b].map((p) => ({ path: p.exportPath, clientAddress: p.piAddress }));
+    const r = await backend.apply([...roots, ...[a, b].map((p) => ({ path: share, clientAddress: p.piAddress, options }))]);
+    expect(r.failed).toEqual([]);
+    const local = join(work, "upload.jpg");
+    await writeFile(local, "an image uploaded on web Pi A\n");
+    // nfs-cp makes no directories: the year folder as WordPress makes it (as www-data) on the first upload.
+    await mkdir(join(share, "2026"));
+    await execa("chown", ["33:33", join(share, "2026")]);
+    // The reload (SIGHUP) takes a moment to add the share.
+    await waitFor(async () => ((await nfs(nsA, "nfs-cp", local, url("10.46.10.1", `${share}/2026/upload.jpg`, 3))).exitCode === 0 ? true : undefined), "web Pi A to write into the uploads share", 15_000);
+    for (const version of [3, 4] as const) {
+      const cat = await nfs(nsB, "nfs-cat", url("10.46.11.1", `${share}/2026/upload.jpg`, version));
+      expect(cat.exitCode, cat.stderr).toBe(0);
+      expect(cat.stdout).toBe("an image uploaded on web Pi A");
+    }
+    const st = await execa("stat", ["-c", "%u:%g", join(share, "2026/upload.jpg")]);
+    expect(st.stdout).toBe("33:33");
+    // Still each Pi's own root only: the share adds a directory, not access to the other Pi's root.
+    expect((await nfs(nsB, "nfs-ls", url("10.46.11.1", a.exportPath, 3))).exitCode).not.toBe(0);
+    expect((await backend.apply(roots)).failed).toEqual([]);
+  });
+
   it("removing Pi B from the desired set unexports its root on reload", async () => {
     const r = await backend.apply([{ path: a.exportPath, clientAddress: a.piAddress }]);
     expect(r.failed).toEqual([]);
