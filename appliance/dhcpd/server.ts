@@ -178,7 +178,12 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
 
     const knownPi = mac !== undefined && binding.knownPiMacs.has(mac);
     if (identity.isPi && mac && sourceOnScope) binding.rememberPi(mac);
-    if (messageType && request.op === 1 && sourceOnScope && this.listenerCount("request") > 0) {
+    // The listeners (serve's sighting: enrolment, boot stages, state) run after the reply is on its way: the
+    // Pi waits for the OFFER, not for them. The event keeps the time the request arrived.
+    const arrivedAt = this.listenerCount("request") > 0 ? this.deps.clock.now() : undefined;
+    const decision = decideDhcpReply({ request, scope, settings: this.settings, identity, knownPi, sourceOnScope });
+    this.carryOut(binding, decision, log);
+    if (messageType && request.op === 1 && sourceOnScope && arrivedAt !== undefined) {
       this.safeEmit("request", {
         port: scope.port,
         vlan: scope.vlan,
@@ -192,12 +197,9 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
         transactionId: request.transactionId,
         vendorClass: textOption(request, DhcpOption.VendorClass) ?? null,
         requestedAddress: ipv4Option(request, DhcpOption.RequestedAddress) ?? null,
-        at: this.deps.clock.now(),
+        at: arrivedAt,
       });
     }
-
-    const decision = decideDhcpReply({ request, scope, settings: this.settings, identity, knownPi, sourceOnScope });
-    this.carryOut(binding, decision, log);
   }
 
   private carryOut(binding: Binding, decision: DhcpDecision, log: RequestLog): void {

@@ -25,6 +25,9 @@ export interface DaemonFigures {
   /** Its start-up pass over the enrolled rack, as it logged it; must have applied nothing. */
   readonly servePassMs: number;
   readonly servePassApplied: number;
+  /** A pass of the settled serve (after SIGHUP: the same config again), as it logged it; must apply nothing. */
+  readonly serveRestPassMs: number;
+  readonly serveRestPassApplied: number;
   /** VmRSS of the settled daemon. */
   readonly serveRssMiB: number;
 }
@@ -96,6 +99,10 @@ export async function measureDaemon(n: number, dir: string, benchDir: string, cl
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const status = await readFile(`/proc/${serve.pid}/status`, "utf8");
     const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+    // The start-up pass shares the event loop with opening every socket; one at rest is what a reload costs.
+    const passesBefore = (await lines()).filter((l) => l.msg === "reconcile pass finished").length;
+    serve.kill("SIGHUP");
+    const rest = await until("serve's pass after SIGHUP", 120_000, async () => (await lines()).filter((l) => l.msg === "reconcile pass finished")[passesBefore]);
     serve.kill("SIGTERM");
     await serve;
     return {
@@ -104,6 +111,8 @@ export async function measureDaemon(n: number, dir: string, benchDir: string, cl
       serveStartMs,
       servePassMs: ready.pass.durationMs as number,
       servePassApplied: ready.pass.applied as number,
+      serveRestPassMs: rest.durationMs as number,
+      serveRestPassApplied: rest.applied as number,
       serveRssMiB: rssKiB / 1024,
     };
   } finally {

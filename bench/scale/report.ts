@@ -12,6 +12,7 @@ const FIGURES: { name: string; unit: string; of: (r: Row) => number }[] = [
   { name: "enrol every Pi (clone+export)", unit: "ms", of: (r) => (r.passes.rootsCreated > 0 ? r.passes.enrolMs : NaN) },
   { name: "pass with nothing to do", unit: "ms", of: (r) => r.passes.noopPassMs },
   { name: "serve start-up pass (no-op)", unit: "ms", of: (r) => r.daemon.servePassMs },
+  { name: "serve pass at rest (SIGHUP, no-op)", unit: "ms", of: (r) => r.daemon.serveRestPassMs },
   { name: "DHCP sockets opened", unit: "ms", of: (r) => r.daemon.dhcpOpenMs },
   { name: "drop-counter sample", unit: "ms", of: (r) => r.daemon.dropSampleMs },
   { name: "serve start (to ready)", unit: "ms", of: (r) => r.daemon.serveStartMs },
