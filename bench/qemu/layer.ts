@@ -18,8 +18,9 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OperationError } from "../../lib/errors.ts";
 import type { Role } from "../../workloads/role.ts";
+import { DEFAULT_CACHE_DIR } from "./artifacts.ts";
 import type { GoldenImage } from "./golden.ts";
-import { renderBuildConfig } from "./golden.ts";
+import { BENCH_GOLDEN, goldenKey, renderBuildConfig } from "./golden.ts";
 
 /** A ready role layer. */
 export interface RoleLayer {
@@ -72,6 +73,17 @@ interface PendingBuild {
   readonly pid: number;
   readonly startedAt: string;
   readonly loadBefore: string;
+}
+
+/**
+ * The layer of `role` on the bench's golden image when both are already in the cache under their current keys;
+ * undefined otherwise. Builds nothing (a test deciding whether the bench's site fits its budget asks this).
+ */
+export async function cachedBenchLayer(role: Role, cacheDir = DEFAULT_CACHE_DIR): Promise<RoleLayer | undefined> {
+  const golden = await readFile(join(cacheDir, "golden", goldenKey(BENCH_GOLDEN), "manifest.json"), "utf8").then((t) => JSON.parse(t) as GoldenImage, () => undefined);
+  if (!golden) return undefined;
+  const record = await readFile(join(goldenDirOf(golden), "layers", `${role.name}.json`), "utf8").then((t) => JSON.parse(t) as RoleLayer, () => undefined);
+  return record?.key === layerKey(golden, role) ? { ...record, cacheHit: true } : undefined;
 }
 
 /** Finds the cached layer of `role` on `golden` or builds it with `pirack workloads build`. */
