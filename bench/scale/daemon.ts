@@ -87,7 +87,8 @@ export async function measureDaemon(n: number, dir: string, benchDir: string, cl
       stderr: "inherit",
     });
     children.push(serve);
-    const lines = async () => (await readFile(logPath, "utf8").catch(() => "")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The last line may be half-written while serve logs: only complete lines are read.
+    const lines = async () => (await readFile(logPath, "utf8").catch(() => "")).split("\n").slice(0, -1).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     const ready = await until("pirack serve to start", 600_000, async () => {
       if (serve.exitCode !== undefined && serve.exitCode !== null) throw new Error(`pirack serve exited with ${serve.exitCode}; see ${logPath}`);
       const all = await lines();
