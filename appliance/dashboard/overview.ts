@@ -8,16 +8,10 @@ import type { BootRecord } from "../boot-stages.ts";
 import type { HealthProblem } from "../health.ts";
 import type { PassReport } from "../reconcile/reconciler.ts";
 import type { PoePortStatus, PsePower } from "../../switch/index.ts";
+import type { TileWorkload } from "../../workloads/index.ts";
 
-/** A role Pi's workload as its tile shows it (from the workload controllers' last probe). */
-export interface SlotWorkload {
-  readonly role: string;
-  /** null before the first probe. */
-  readonly healthy: boolean | null;
-  /** Short state for the tile: "ok", "down", "drained", "fenced", "primary", "replica"... */
-  readonly state: string;
-  readonly detail: string;
-}
+/** A role Pi's workload as its tile shows it (from the workload controllers' last probe: `tileWorkloads`). */
+export type SlotWorkload = TileWorkload;
 
 /** One switch port on the shelf. */
 export type Slot =

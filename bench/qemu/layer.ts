@@ -82,6 +82,11 @@ interface PendingBuild {
 export async function cachedBenchLayer(role: Role, cacheDir = DEFAULT_CACHE_DIR): Promise<RoleLayer | undefined> {
   const golden = await readFile(join(cacheDir, "golden", goldenKey(BENCH_GOLDEN), "manifest.json"), "utf8").then((t) => JSON.parse(t) as GoldenImage, () => undefined);
   if (!golden) return undefined;
+  return readLayerRecord(golden, role);
+}
+
+/** The recorded layer of `role` on `golden` when its key is the current one. */
+async function readLayerRecord(golden: GoldenImage, role: Role): Promise<RoleLayer | undefined> {
   const record = await readFile(join(goldenDirOf(golden), "layers", `${role.name}.json`), "utf8").then((t) => JSON.parse(t) as RoleLayer, () => undefined);
   return record?.key === layerKey(golden, role) ? { ...record, cacheHit: true } : undefined;
 }
@@ -93,8 +98,8 @@ export async function ensureRoleLayer(golden: GoldenImage, role: Role, opts: { o
   const recordPath = join(recordDir, `${role.name}.json`);
   const pendingPath = join(recordDir, `${role.name}.pending.json`);
   const path = join(golden.imagesDir, `${golden.name}+${role.name}`);
-  const cached = await readFile(recordPath, "utf8").then((t) => JSON.parse(t) as RoleLayer, () => undefined);
-  if (cached?.key === key) return { ...cached, cacheHit: true };
+  const cached = await readLayerRecord(golden, role);
+  if (cached) return cached;
 
   const pending = await readFile(pendingPath, "utf8").then((t) => JSON.parse(t) as PendingBuild, () => undefined);
   if (pending && isAlive(pending.pid)) {
