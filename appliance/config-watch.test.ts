@@ -103,6 +103,31 @@ describe("ConfigWatcher", () => {
     expect(contents).toEqual(["v: 2\n"]);
   });
 
+  it("reports again a file that changed while the handler was reading it (the handler read a half-written file)", async () => {
+    const contents: string[] = [];
+    let first = true;
+    const watcher = new ConfigWatcher({
+      path,
+      log: pino({ level: "silent" }),
+      pollMs: 3_600_000,
+      settleMs: 50,
+      onChange: async () => {
+        contents.push(await readFile(path, "utf8"));
+        // The writer finishes while the first read is being handled: the handler saw the old text.
+        if (!first) return;
+        first = false;
+        await writeFile(path, "v: 3\n");
+      },
+    });
+    h = { watcher, seen: contents, next: () => Promise.resolve("") };
+    await watcher.start();
+    // Stop the directory watch from seeing the second write, so only the re-check after the handler can.
+    (watcher as unknown as { disarm(): void }).disarm();
+    await writeFile(path, "v: 2\n");
+    await (watcher as unknown as { check(why: string): Promise<void> }).check("file changed");
+    expect(contents).toEqual(["v: 2\n", "v: 3\n"]);
+  });
+
   it("keeps following when the config's directory is removed and made again", async () => {
     h = harness(path, 200);
     await h.watcher.start();

@@ -15,8 +15,11 @@ import type { Logger } from "pino";
 export interface ConfigWatcherOptions {
   readonly path: string;
   readonly log: Logger;
-  /** Called once per noticed change of the file (not awaited twice at once: changes during a call fold). */
-  readonly onChange: (why: string) => Promise<void> | void;
+  /**
+   * Called once per noticed change of the file (not awaited twice at once: changes during a call fold), with the
+   * settled version's signature (`signatureOf`): a reader that finds another version has raced a writer.
+   */
+  readonly onChange: (why: string, signature: string) => Promise<void> | void;
   /** Backstop poll period (default 2 s): catches what the directory watch cannot see. */
   readonly pollMs?: number;
   /** Quiet time after a directory event before the file is looked at (default 100 ms), so a save in several writes is one change. */
@@ -26,7 +29,7 @@ export interface ConfigWatcherOptions {
 }
 
 /** What identifies one version of the file; equal signatures mean nothing to reload. */
-async function signatureOf(path: string): Promise<string> {
+export async function signatureOf(path: string): Promise<string> {
   const parts: string[] = [];
   try {
     const l = await lstat(path);
@@ -153,10 +156,12 @@ export class ConfigWatcher {
         if (now === this.last || this.closed) continue;
         this.last = now;
         try {
-          await this.opts.onChange(why === "poll" ? "file changed (poll)" : why);
+          await this.opts.onChange(why === "poll" ? "file changed (poll)" : why, now);
         } catch (err) {
           this.opts.log.error({ err }, "config change handler failed");
         }
+        // Changed while the handler read it (a writer that recreated the file and had not yet written it): again.
+        if ((await signatureOf(this.path)) !== now) this.again = true;
       } while (this.again && !this.closed);
     })().finally(() => (this.checking = undefined));
     return this.checking;

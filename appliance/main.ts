@@ -14,7 +14,7 @@ import { withSysrootPaths } from "./sysroot-paths.ts";
 import { BootServices } from "./boot-services.ts";
 import { loadConfigFile, loadConfigFileOffThread, readConfigText } from "./config-file.ts";
 import type { ConfigResult } from "./config.ts";
-import { ConfigWatcher } from "./config-watch.ts";
+import { ConfigWatcher, signatureOf } from "./config-watch.ts";
 import { LearnedWriter } from "./learned-store.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { OperationError } from "../lib/errors.ts";
@@ -190,8 +190,15 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
   const reloads = metrics.counter("pirack_config_reloads_total", "Config reloads by result");
   // Reloads run one at a time (watch and SIGHUP may coincide), parsed in a worker so DHCP and TFTP never wait.
   let reloading: Promise<void> = Promise.resolve();
-  const reloadNow = async (why: string) => {
+  const reloadNow = async (why: string, settled?: string) => {
+    const before = await signatureOf(opts.configPath);
     const r = await loadServeConfig(opts, (path) => loadConfigFileOffThread(path));
+    // A file that moved since the watcher saw it settle, or while it was read, may have been read half-written
+    // (created, not yet filled): neither applied nor rejected; the watcher reads the newer version once it settles.
+    if ((settled !== undefined && before !== settled) || (await signatureOf(opts.configPath)) !== before) {
+      log.info({ config: opts.configPath, trigger: why }, "config changed while it was read; reading it again once it settles");
+      return;
+    }
     if (!r.ok) {
       ops.health.set("config", { subsystem: "config", port: null, text: `${opts.configPath} rejected (${r.problems.length} problem(s): ${r.problems[0]}); the last good config keeps running` });
       reloads.inc({ result: "rejected" });
@@ -206,11 +213,11 @@ export async function serve(opts: ServeOptions, log: Logger = createRootLogger()
     await switches.configure(r.config);
     void app.setConfig(r.config);
   };
-  const reload = (why: string): Promise<void> => {
-    reloading = reloading.then(() => reloadNow(why)).catch((err: unknown) => log.error({ err, trigger: why }, "config reload failed"));
+  const reload = (why: string, settled?: string): Promise<void> => {
+    reloading = reloading.then(() => reloadNow(why, settled)).catch((err: unknown) => log.error({ err, trigger: why }, "config reload failed"));
     return reloading;
   };
-  const watcher = new ConfigWatcher({ path: opts.configPath, log, onChange: (why) => reload(why) });
+  const watcher = new ConfigWatcher({ path: opts.configPath, log, onChange: (why, settled) => reload(why, settled) });
   await watcher.start();
 
   // READY=1 once DHCP and TFTP listen (above) and the first pass has run.
