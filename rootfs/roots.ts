@@ -11,7 +11,8 @@ import { NotFoundError, OperationError } from "../lib/errors.ts";
 import { readdirOrEmpty } from "../lib/fs-read.ts";
 import { chooseCloneStrategy, type StrategyChoice } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
-import { generateHostKeys, hasHostKeys, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";
+import type { VersionedReads } from "../lib/file-versions.ts";
+import { generateHostKeys, hasHostKeys, inRoot, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";
 import { withDirectoryLock, withDirectoryLocks } from "./lock.ts";
 import { isTempFor, LAYER_MANIFEST, oldDirFor, oldPathFor, planOldRootPruning, stampOf, tempDirFor, tempPathFor } from "./layout.ts";
 import { isMachineId, renderRootFiles } from "./render.ts";
@@ -89,8 +90,18 @@ export class RootStore {
 
   constructor(
     private readonly opts: RootStoreOptions,
-    private readonly deps: RootfsDeps & { readonly onProgress?: ProgressListener },
+    private readonly deps: RootfsDeps & {
+      readonly onProgress?: ProgressListener;
+      /** Kept across passes by a daemon: a root file is read again only when its version (one lstat) moved. */
+      readonly reads?: VersionedReads;
+    },
   ) {}
+
+  /** A file in a root (undefined when missing), through the version cache when there is one. */
+  private readIn(root: string, relative: string): Promise<string | undefined> {
+    const reads = this.deps.reads;
+    return reads ? reads.read(inRoot(root, relative), () => readRootFile(root, relative), root) : readRootFile(root, relative);
+  }
 
   /** Reads what is on disk for each desired Pi. */
   async observe(specs: readonly PiRootSpec[]): Promise<ObservedRoot[]> {
@@ -101,6 +112,9 @@ export class RootStore {
       if (!listing) tmpListings.set(dir, (listing = readdirOrEmpty(dir)));
       return listing;
     };
+    // Pis gone from the rack are forgotten by the version cache.
+    const roots = new Set(specs.map((s) => s.exportPath));
+    this.deps.reads?.retainGroups((root) => roots.has(root));
     // Bounded: 4,000 roots at once queued ~100,000 file operations on libuv's four threads ahead of DHCP and TFTP.
     return mapLimit(specs, 32, async (spec) => {
       const root = spec.exportPath;
@@ -109,17 +123,17 @@ export class RootStore {
         () => false,
       );
       const files: Record<string, string | undefined> = {};
-      if (isRoot) for (const f of renderRootFiles(spec)) files[f.path] = await readRootFile(root, f.path);
+      if (isRoot) for (const f of renderRootFiles(spec)) files[f.path] = await this.readIn(root, f.path);
       const tmpDir = tempDirFor(root);
       const staleTemps = (await listTmp(tmpDir)).filter((e) => isTempFor(root, e)).map((e) => join(tmpDir, e));
-      const layer = isRoot ? await readRootLayer(root) : undefined;
+      const layer = isRoot ? layerOf(await this.readIn(root, LAYER_MANIFEST)) : undefined;
       return {
         port: spec.port,
         exportPath: root,
         exists: isRoot,
         files,
         hasHostKeys: isRoot && (await hasHostKeys(root)),
-        hasMachineId: isRoot && isMachineId(await readRootFile(root, "etc/machine-id")),
+        hasMachineId: isRoot && isMachineId(await this.readIn(root, "etc/machine-id")),
         staleTemps,
         ...(layer !== undefined ? { layer } : {}),
         ...(!isRoot && !(await isDirectory(this.imageOf(spec))) ? { imageMissing: true } : {}),

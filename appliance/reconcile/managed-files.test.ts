@@ -3,12 +3,14 @@ import os from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GENERATED_HEADER, localFileStore, ManagedFiles, type FileStore } from "./managed-files.ts";
+import { stableVersion } from "../../lib/file-versions.ts";
 
 describe("ManagedFiles on the local filesystem: a file is read again only when it changed", () => {
   let dir: string;
   let reads: string[];
   let files: ManagedFiles;
-  const counting: FileStore = { ...localFileStore, read: (p) => (reads.push(p), localFileStore.read(p)) };
+  // A clock ten minutes ahead: the files written here are old enough for their versions to be trusted.
+  const counting: FileStore = { ...localFileStore, read: (p) => (reads.push(p), localFileStore.read(p)), version: (p) => stableVersion(p, 1000, () => Date.now() + 600_000) };
   beforeEach(async () => {
     dir = await mkdtemp(join(os.tmpdir(), "pirack-managed-"));
     reads = [];
@@ -39,5 +41,13 @@ describe("ManagedFiles on the local filesystem: a file is read again only when i
     expect(third.ours.has("eth0.9")).toBe(false);
     const plan = files.plan(new Map([...first.ours].filter(([n]) => n !== "eth0.3")), third);
     expect(plan.map((a) => a.description)).toEqual([`rewrite ${path}`, `create ${join(dir, "eth0.9")}`, `remove ${join(dir, "eth0.3")}`]);
+  });
+
+  it("with the real clock, a file changed within the last second is read on every pass (its version is not yet trusted)", async () => {
+    const real = new ManagedFiles("test", dir, { ...localFileStore, read: (p) => (reads.push(p), localFileStore.read(p)) });
+    await writeFile(join(dir, "eth0.1"), `${GENERATED_HEADER}: eth0.1\n`);
+    await real.observe();
+    await real.observe();
+    expect(reads).toHaveLength(2);
   });
 });

@@ -8,6 +8,7 @@ import { chown, mkdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Config } from "../config.ts";
 import { OperationError } from "../../lib/errors.ts";
+import { VersionedReads } from "../../lib/file-versions.ts";
 import type { MetricsRegistry } from "../../lib/metrics.ts";
 import { createExportsBackend, describeExportAction, type ExportAction, type ExportsApplyResult, type ExportsBackend, type ExportSpec, type ObservedExports } from "../nfs-exports/index.ts";
 import type { RackPlan } from "../plan.ts";
@@ -143,7 +144,9 @@ export function rootProblem(a: RootAction & { kind: "imageMissing" | "rebuildNee
 /** Roots: one action per Pi and step (clone a missing root, repair a drifted file, make a missing identity). */
 export function rootsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
   const run = createCommandRunner();
-  const newStore = (config: Config) => ({ config, store: new RootStore(rootStoreOptions(config), { log: deps.log, run, metrics: deps.metrics }) });
+  // Across passes: a pass with nothing to do costs an lstat per root file instead of four operations reading it.
+  const reads = new VersionedReads();
+  const newStore = (config: Config) => ({ config, store: new RootStore(rootStoreOptions(config), { log: deps.log, run, metrics: deps.metrics, reads }) });
   // One store per pass (made when the pass plans), so what it learns once (the clone strategy) serves every clone.
   let current: { config: Config; store: RootStore } | undefined;
   const store = (): RootStore => {
