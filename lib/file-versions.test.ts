@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { mkdtemp, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stableVersion, VersionedReads } from "./file-versions.ts";
@@ -68,5 +68,20 @@ describe("VersionedReads", () => {
     await v.read(join(dir, "a"), reader, "root-a");
     await v.read(join(dir, "b"), reader, "root-b");
     expect(reads.map((r) => r.slice(-1))).toEqual(["a", "b", "a"]);
+  });
+
+  it("derives from a directory once, and again after an entry is added", async () => {
+    const v = new VersionedReads(1000, later);
+    const ssh = join(dir, "ssh");
+    const list = async (p: string) => (reads.push(p), (await readdir(p)).sort());
+    expect(await v.ofDirectory(ssh, list, ["(none)"])).toEqual(["(none)"]);
+    await mkdir(ssh);
+    await writeFile(join(ssh, "ssh_host_ed25519_key"), "k");
+    expect(await v.ofDirectory(ssh, list, [])).toEqual(["ssh_host_ed25519_key"]);
+    expect(await v.ofDirectory(ssh, list, [])).toEqual(["ssh_host_ed25519_key"]);
+    expect(reads).toHaveLength(1);
+    await writeFile(join(ssh, "ssh_host_ed25519_key.pub"), "k");
+    expect(await v.ofDirectory(ssh, list, [])).toEqual(["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]);
+    expect(reads).toHaveLength(2);
   });
 });

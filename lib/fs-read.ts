@@ -1,4 +1,5 @@
 /** Reading helpers that tell "not there" from "cannot read". */
+import { statSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { OperationError } from "./errors.ts";
 
@@ -21,5 +22,17 @@ export async function readTextOrUndefined(path: string): Promise<string | undefi
   } catch (err) {
     if (missing(err)) return undefined;
     throw new OperationError("FILE_UNREADABLE", `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Whether a path is a directory (following symlinks), by one stat made synchronously: its cost does not depend on
+ * what the directory holds, and it is cheaper for the event loop than a thread-pool round trip (lib/file-versions.ts).
+ */
+export function isDirectorySync(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false;
   }
 }

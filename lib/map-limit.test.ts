@@ -20,4 +20,16 @@ describe("mapLimit", () => {
     await expect(mapLimit([1, 2, 3], 2, async (n) => (n === 2 ? Promise.reject(new Error("two")) : n))).rejects.toThrow("two");
     expect(await mapLimit([], 4, async () => 1)).toEqual([]);
   });
+
+  it("with yieldEvery, lets the event loop run between items that finish without I/O", async () => {
+    const order: string[] = [];
+    setImmediate(() => order.push("event loop"));
+    await mapLimit([1, 2, 3, 4], 2, async (n) => void order.push(`item ${n}`), { yieldEvery: 2 });
+    expect(order.indexOf("event loop")).toBeGreaterThan(0);
+    expect(order.indexOf("event loop")).toBeLessThan(4);
+    const without: string[] = [];
+    setImmediate(() => without.push("event loop"));
+    await mapLimit([1, 2, 3, 4], 2, async (n) => void without.push(`item ${n}`));
+    expect(without).not.toContain("event loop");
+  });
 });

@@ -98,8 +98,13 @@ export async function writeMachineId(root: string, random: (n: number) => Buffer
 
 /** True when the root holds at least one host key pair (private key and its .pub). */
 export async function hasHostKeys(root: string): Promise<boolean> {
-  const names = await readdirOrEmpty(inRoot(root, "etc/ssh"));
-  return names.some((n) => /^ssh_host_\w+_key$/.test(n) && names.includes(`${n}.pub`));
+  return hasHostKeyPair(await readdirOrEmpty(inRoot(root, "etc/ssh")));
+}
+
+/** True when a listing of `etc/ssh` holds at least one host key pair (private key and its .pub). */
+export function hasHostKeyPair(names: readonly string[]): boolean {
+  const all = new Set(names);
+  return names.some((n) => /^ssh_host_\w+_key$/.test(n) && all.has(`${n}.pub`));
 }
 
 /**

@@ -8,11 +8,11 @@ import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { NotFoundError, OperationError } from "../lib/errors.ts";
-import { readdirOrEmpty } from "../lib/fs-read.ts";
+import { isDirectorySync, readdirOrEmpty } from "../lib/fs-read.ts";
 import { chooseCloneStrategy, type StrategyChoice } from "./filesystem.ts";
 import { cloneTree, removeTree } from "./clone.ts";
 import type { VersionedReads } from "../lib/file-versions.ts";
-import { generateHostKeys, hasHostKeys, inRoot, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";
+import { generateHostKeys, hasHostKeyPair, hasHostKeys, inRoot, readRootFile, safeDir, writeHostKeyConfig, writeMachineId, writeRootFile } from "./customise.ts";
 import { withDirectoryLock, withDirectoryLocks } from "./lock.ts";
 import { isTempFor, LAYER_MANIFEST, oldDirFor, oldPathFor, planOldRootPruning, stampOf, tempDirFor, tempPathFor } from "./layout.ts";
 import { isMachineId, renderRootFiles } from "./render.ts";
@@ -116,12 +116,10 @@ export class RootStore {
     const roots = new Set(specs.map((s) => s.exportPath));
     this.deps.reads?.retainGroups((root) => roots.has(root));
     // Bounded: 4,000 roots at once queued ~100,000 file operations on libuv's four threads ahead of DHCP and TFTP.
+    // Answered from the version cache, a root costs a few synchronous lstats: the event loop runs every 8 roots.
     return mapLimit(specs, 32, async (spec) => {
       const root = spec.exportPath;
-      const isRoot = await stat(root).then(
-        (s) => s.isDirectory(),
-        () => false,
-      );
+      const isRoot = isDirectorySync(root);
       const files: Record<string, string | undefined> = {};
       if (isRoot) for (const f of renderRootFiles(spec)) files[f.path] = await this.readIn(root, f.path);
       const tmpDir = tempDirFor(root);
@@ -132,13 +130,20 @@ export class RootStore {
         exportPath: root,
         exists: isRoot,
         files,
-        hasHostKeys: isRoot && (await hasHostKeys(root)),
+        hasHostKeys: isRoot && (await this.hostKeysIn(root)),
         hasMachineId: isRoot && isMachineId(await this.readIn(root, "etc/machine-id")),
         staleTemps,
         ...(layer !== undefined ? { layer } : {}),
         ...(!isRoot && !(await isDirectory(this.imageOf(spec))) ? { imageMissing: true } : {}),
       };
-    });
+    }, { yieldEvery: 8 });
+  }
+
+  /** Whether a root has a host key pair: its `etc/ssh` listed only when the directory changed (with a cache). */
+  private hostKeysIn(root: string): Promise<boolean> {
+    const reads = this.deps.reads;
+    if (!reads) return hasHostKeys(root);
+    return reads.ofDirectory(inRoot(root, "etc/ssh"), async (dir) => hasHostKeyPair(await readdirOrEmpty(dir)), false, root);
   }
 
   /** The image a Pi's root is cloned from: its own (a role layer) or the golden image. */

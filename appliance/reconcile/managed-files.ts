@@ -29,7 +29,7 @@ export interface FileStore {
    * A cheap identity of the file's current version (`stableVersion`: one lstat; undefined for a change too recent
    * to trust), if the store has one: a file whose version is unchanged since it was last read is not read again.
    */
-  version?(path: string): Promise<string | undefined>;
+  version?(path: string): Promise<string | undefined> | string | undefined;
   /** Creates a file that must not exist yet, atomically. */
   create(path: string, content: string): Promise<void>;
   /** Replaces a file that must exist, atomically. */
@@ -68,7 +68,7 @@ export class ManagedFiles implements Subsystem<ReadonlyMap<string, string>, Obse
     const foreign = new Set<string>();
     const names = (await this.store.list(this.dir)).filter((n) => !n.startsWith("."));
     // A few reads in flight keep libuv's four threads busy (one at a time, 4,000 interface files took seconds).
-    const contents = await mapLimit(names, 16, (name) => this.readOne(name));
+    const contents = await mapLimit(names, 16, (name) => this.readOne(name), { yieldEvery: 64 });
     const listed = new Set(names);
     for (const name of this.seen.keys()) if (!listed.has(name)) this.seen.delete(name);
     names.forEach((name, i) => {

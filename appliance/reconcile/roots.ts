@@ -6,9 +6,11 @@
  */
 import { chown, mkdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { setImmediate } from "node:timers/promises";
 import type { Config } from "../config.ts";
 import { OperationError } from "../../lib/errors.ts";
 import { VersionedReads } from "../../lib/file-versions.ts";
+import { isDirectorySync } from "../../lib/fs-read.ts";
 import type { MetricsRegistry } from "../../lib/metrics.ts";
 import { createExportsBackend, describeExportAction, type ExportAction, type ExportsApplyResult, type ExportsBackend, type ExportSpec, type ObservedExports } from "../nfs-exports/index.ts";
 import type { RackPlan } from "../plan.ts";
@@ -69,17 +71,19 @@ export const toExportSpec = (pi: PiRootSpec, options?: readonly string[]): Expor
   ...(options ? { options } : {}),
 });
 
-const isDir = (p: string) =>
-  stat(p).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
+/** The Pis whose roots are in place (one stat each, made synchronously, the event loop run every 64). */
+async function readyRoots(pis: readonly PiRootSpec[]): Promise<PiRootSpec[]> {
+  const out: PiRootSpec[] = [];
+  for (let i = 0; i < pis.length; i++) {
+    if (isDirectorySync(pis[i]!.exportPath)) out.push(pis[i]!);
+    if (i % 64 === 63) await setImmediate();
+  }
+  return out;
+}
 
 /** The Pis whose roots are in place, as exports. */
 export async function readyExports(pis: readonly PiRootSpec[]): Promise<ExportSpec[]> {
-  const out: ExportSpec[] = [];
-  for (const pi of pis) if (await isDir(pi.exportPath)) out.push(toExportSpec(pi));
-  return out;
+  return (await readyRoots(pis)).map((pi) => toExportSpec(pi));
 }
 
 /** Dependencies of the root and export subsystems. */
@@ -286,9 +290,7 @@ export function exportsSubsystem(deps: RootsDeps): BoundSubsystem<RackPlan> {
 
 /** Exports exactly the roots among `pis` that exist. */
 export async function exportReadyRoots(backend: ExportsBackend, pis: readonly PiRootSpec[], options?: readonly string[]): Promise<ExportsApplyResult> {
-  const ready: ExportSpec[] = [];
-  for (const pi of pis) if (await isDir(pi.exportPath)) ready.push(toExportSpec(pi, options));
-  return backend.apply(ready);
+  return backend.apply((await readyRoots(pis)).map((pi) => toExportSpec(pi, options)));
 }
 
 /** Roots then exports in one go (library use and tests; `serve` and `roots sync` run them as subsystems). */

@@ -6,7 +6,8 @@
  */
 import { execa } from "execa";
 import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { Session } from "node:inspector/promises";
+import { dirname, join } from "node:path";
 import { pino } from "pino";
 import { MetricsRegistry } from "../../lib/metrics.ts";
 import { parseConfigText, type Config } from "../../appliance/config.ts";
@@ -53,6 +54,22 @@ export async function medianMs(runs: number, fn: () => unknown): Promise<number>
 }
 
 const mib = (bytes: number) => bytes / 2 ** 20;
+
+/** Starts a CPU profile of this process (the inspector's sampling profiler); the returned stop writes it to `file`. */
+async function startProfile(file: string | undefined): Promise<(() => Promise<void>) | undefined> {
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
 
 /** Config text and paths of one rack size below `dir` (exports and images on the btrfs mount `fsRoot`). */
 export async function prepareRack(n: number, dir: string, fsRoot: string, golden: string, roots = true): Promise<{ configPath: string; sysroot: string; text: string }> {
@@ -113,13 +130,18 @@ export async function measurePasses(n: number, rack: { text: string; sysroot: st
   say(`enrolment (${rootsCreated} roots)`, enrolMs);
 
   const noop: number[] = [];
+  let profile: (() => Promise<void>) | undefined;
   for (let i = 0; i < 3; i++) {
+    // Profiled: the last two (the first after enrolment reads every file the enrolment wrote).
+    if (i === 1) profile = await startProfile(process.env.PIRACK_SCALE_PROFILE);
     const r = await pass("bench: nothing to do");
     if (r.applied.length > 0) throw new Error(`a pass with nothing to do applied ${r.applied.length} action(s), first: ${r.applied[0]!.description}`);
     noop.push(r.durationMs);
   }
+  await profile?.();
+  process.stderr.write(`  ${n} ports: passes with nothing to do: ${noop.map((ms) => ms.toFixed(0)).join(", ")} ms\n`);
   const noopPassMs = noop.sort((a, b) => a - b)[1]!;
-  say("pass with nothing to do", noopPassMs);
+  say("pass with nothing to do (median)", noopPassMs);
 
   (globalThis as { gc?: () => void }).gc?.();
   const mem = process.memoryUsage();

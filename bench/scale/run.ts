@@ -6,7 +6,7 @@
  * its growth factor against the previous size beside the growth of the port count, and its cost per port, so
  * linear and quadratic can be told apart. Needs root (loop device, mount, namespace).
  *
- *   sudo npx tsx bench/scale/run.ts [--ports 96,480,4000] [--no-roots-above N] [--keep-logs DIR]
+ *   sudo npx tsx bench/scale/run.ts [--ports 96,480,4000] [--no-roots-above N] [--keep-logs DIR] [--profile DIR]
  *
  * `--no-roots-above N`: racks of more than N Pis are measured with `enrol: manual` (every Pi identified by its
  * sighting, none cloned); the roots figures of those sizes are then absent, every other figure is measured.
@@ -26,7 +26,7 @@ import { measureDaemon, type DaemonFigures } from "./daemon.ts";
 import { printTable } from "./report.ts";
 
 const { values } = parseArgs({
-  options: { ports: { type: "string", default: "96,480,4000" }, "keep-logs": { type: "string" }, "no-roots-above": { type: "string" } },
+  options: { ports: { type: "string", default: "96,480,4000" }, "keep-logs": { type: "string" }, "no-roots-above": { type: "string" }, profile: { type: "string" } },
 });
 // Racks above this size are measured with `enrol: manual` (Pis identified, no root cloned): a clone costs ~1 s of
 // process spawns on a loaded 2-core machine, so 4,000 of them take over an hour.
@@ -59,7 +59,11 @@ try {
     const dir = join(work, `rack-${n}`);
     const roots = n <= noRootsAbove;
     console.log(`\n${n} ports${roots ? "" : " (enrol: manual, no roots)"}: in-process phases (loadavg ${load()})`);
-    const r = await execa("node", ["--import", "tsx", "--expose-gc", join(here, "passes-main.ts"), String(n), dir, fs.mountPoint, images, ...(roots ? [] : ["no-roots"])], { stderr: "inherit" });
+    const r = await execa("node", ["--import", "tsx", "--expose-gc", join(here, "passes-main.ts"), String(n), dir, fs.mountPoint, images, ...(roots ? [] : ["no-roots"])], {
+      stderr: "inherit",
+      // `--profile DIR`: the last two passes with nothing to do are CPU-profiled, one .cpuprofile per size in DIR.
+      env: values.profile ? { PIRACK_SCALE_PROFILE: join(values.profile, `noop-pass-${n}.cpuprofile`) } : {},
+    });
     const passes = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as PassFigures;
     console.log(`  ${JSON.stringify(passes)}`);
     console.log(`${n} ports: daemon on ${n} interfaces (loadavg ${load()})`);
