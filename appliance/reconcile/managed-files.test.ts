@@ -51,3 +51,25 @@ describe("ManagedFiles on the local filesystem: a file is read again only when i
     expect(reads).toHaveLength(2);
   });
 });
+
+describe("ManagedFiles.applyAll", () => {
+  let dir: string;
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it("writes a pass's files together, says how each went, and runs the after-change hook once", async () => {
+    dir = await mkdtemp(join(os.tmpdir(), "pirack-managed-"));
+    let hooks = 0;
+    const files = new ManagedFiles("test", dir, localFileStore, async () => void hooks++);
+    const desired = new Map(Array.from({ length: 40 }, (_, i) => [`eth0.${i + 1}`, `${GENERATED_HEADER}: eth0.${i + 1}\n`] as const));
+    const actions = files.plan(desired, await files.observe());
+    // Someone else makes one of the files between the plan and the write: that create fails, the others land.
+    await writeFile(join(dir, "eth0.7"), "iface eth0.7 inet manual\n");
+    const outcomes = await files.applyAll(actions);
+    expect(outcomes.map((o) => o.action)).toEqual(actions);
+    expect(outcomes.filter((o) => o.error !== undefined).map((o) => o.action.subject)).toEqual([join(dir, "eth0.7")]);
+    expect(hooks).toBe(1);
+    const after = await files.observe();
+    expect(after.ours.size).toBe(39);
+    expect([...after.foreign]).toEqual(["eth0.7"]);
+  });
+});

@@ -22,6 +22,8 @@ export interface Subsystem<Desired, Observed, A extends Action = Action> {
   plan(desired: Desired, observed: Observed): A[];
   /** Carries out one action; throws a typed error when it cannot. */
   apply(action: A): Promise<void>;
+  /** All of a pass's actions at once (see `BoundSubsystem.applyAll`); when absent, `apply` one by one. */
+  applyAll?(actions: readonly A[]): Promise<readonly ActionOutcome[]>;
 }
 
 /** The outcome of one action carried out as part of a unit: undefined error means it was reached. */
@@ -59,6 +61,7 @@ export function bind<State, D, O, A extends Action>(
       return want === undefined ? [] : subsystem.plan(want, await subsystem.observe());
     },
     apply: (action) => subsystem.apply(action as A),
+    ...(subsystem.applyAll ? { applyAll: (actions: readonly Action[]) => subsystem.applyAll!(actions as readonly A[]) } : {}),
   };
 }
 
