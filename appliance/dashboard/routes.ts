@@ -2,11 +2,24 @@
  * The dashboard's routes: its three static files (read from this folder, served with their content types; they
  * hold no rack data), the overview JSON it polls, and each Pi's boot timeline as SVG and JSON.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ServerResponse } from "node:http";
 import type { Appliance } from "../appliance.ts";
 import type { Overview } from "./overview.ts";
 import { renderTimelineSvg } from "./timeline-svg.ts";
+
+/**
+ * The dashboard's folder: appliance/dashboard/ of the package, found from this module's file upwards, so the
+ * same code serves it from the sources and from the bundle in dist/ (bin/build.mjs).
+ */
+const ASSET_DIR = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, "appliance", "dashboard");
+})();
 
 const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
@@ -20,7 +33,7 @@ export const isDashboardAsset = (pathname: string): boolean => pathname in ASSET
 /** Serves one static file of the dashboard. */
 export async function sendAsset(res: ServerResponse, pathname: string): Promise<void> {
   const asset = ASSETS[pathname]!;
-  const body = await readFile(new URL(asset.file, import.meta.url));
+  const body = await readFile(join(ASSET_DIR, asset.file));
   res.writeHead(200, {
     "content-type": asset.type,
     "cache-control": "no-cache",
