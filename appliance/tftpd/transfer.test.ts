@@ -93,6 +93,28 @@ describe("one TFTP read transfer", () => {
     expect(ends).toEqual([{ kind: "timeout", reason: "retransmits-exhausted" }]);
   });
 
+  it("with a negotiated timeout of 5 s (curl --max-time 150) still retransmits 4 times within the 30 s idle limit", () => {
+    // curl asks for `timeout 5` and re-ACKs its last block every 5 s; the server ignores that duplicate ACK, so
+    // only its own retransmissions can recover a lost DATA. Doubling 5 s to 10 and 20 s left two (at 5 and 15 s)
+    // before the idle limit: three losses of one block (p = 0.05^3 at 5% loss) ended the transfer under curl.
+    const { socket, transfer, ends, at } = rig({ timeoutMs: 5000 });
+    const sendsAt: number[] = [];
+    for (let t = 100; t <= 30_000; t += 100) {
+      at(t);
+      const before = socket.sent.length;
+      transfer.tick(t);
+      if (socket.sent.length > before) sendsAt.push(t);
+    }
+    expect(sendsAt).toEqual([5000, 13_000, 21_000, 29_000]);
+    expect(ends).toEqual([{ kind: "timeout", reason: "idle" }]);
+  });
+
+  it("keeps the default schedule: 1, 2, 4, 8, 8 s", () => {
+    expect([0, 1, 2, 3, 4].map((r) => retransmitIntervalMs(1000, r))).toEqual([1000, 2000, 4000, 8000, 8000]);
+    // A negotiated timeout above the 8 s ceiling is used as is, never shortened.
+    expect([0, 1, 2].map((r) => retransmitIntervalMs(10_000, r))).toEqual([10_000, 10_000, 10_000]);
+  });
+
   it("is bounded by the server's idle limit whatever the client's timeout", () => {
     // A client that asked for `timeout 255`: retransmissions are spaced by it, but no progress for 30 s ends it.
     const { transfer, ends, at } = rig({ timeoutMs: 255_000, maxRetransmits: 31 });

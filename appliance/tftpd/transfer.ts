@@ -7,14 +7,18 @@ import { DATA_HEADER_BYTES, decodePacket, encodeError, encodeOack, Opcode, TftpE
 import { SendWindow, blockCount, type BlockRange } from "./window.ts";
 import type { AbortReason, TimeoutReason, TransferFigures } from "./types.ts";
 
-// Retransmit intervals double after each unanswered retransmission, up to this multiple of the
-// base timeout. A windowed atftp 0.8 ignores a re-sent window that starts before what it already has,
-// sends one "extra ACK" (which may be lost too), and only re-ACKs on its own 5 s timer, which every
-// packet it receives restarts: intervals must grow past 5 s for it to ever fire (seen in the 5% loss
-// test: with a 4x cap, 1 in ~30 windowed transfers stalled until the server gave up).
-const MAX_BACKOFF_FACTOR = 8;
-/** Retransmit interval after `retries` unanswered retransmissions. */
-export const retransmitIntervalMs = (timeoutMs: number, retries: number): number => timeoutMs * Math.min(2 ** retries, MAX_BACKOFF_FACTOR);
+// Retransmit intervals double after each unanswered retransmission, up to this ceiling (or the base
+// timeout, if the client negotiated a longer one). A windowed atftp 0.8 ignores a re-sent window that
+// starts before what it already has, sends one "extra ACK" (which may be lost too), and only re-ACKs on
+// its own 5 s timer, which every packet it receives restarts: intervals must grow past 5 s for it to
+// ever fire (seen in the 5% loss test: with a 4 s ceiling, 1 in ~30 windowed transfers stalled until the
+// server gave up). The ceiling is absolute, not a multiple of the base: curl negotiates `timeout 5`
+// (--max-time 150), and 5, 10, 20 s left only two retransmissions within the 30 s idle limit, while
+// curl's own 5 s re-ACKs of the block before are duplicates the server must ignore (RFC 1123 §4.2.3.1):
+// one DATA lost three times in a row ended the transfer (tftpd-loss.test.ts, curl stuck at 24 of 49 blocks).
+const MAX_BACKOFF_MS = 8000;
+/** Retransmit interval after `retries` unanswered retransmissions: 1, 2, 4, 8, 8 s by default; 5, 8, 8 s for `timeout 5`. */
+export const retransmitIntervalMs = (timeoutMs: number, retries: number): number => Math.max(timeoutMs, Math.min(timeoutMs * 2 ** retries, MAX_BACKOFF_MS));
 
 /** How a transfer ended, reported once to the owner. */
 export type TransferEnd =

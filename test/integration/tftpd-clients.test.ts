@@ -141,6 +141,41 @@ describe.skipIf(!isRoot())("tftpd with real clients (root: network namespaces)",
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it("curl gets a DATA block that was lost three times in a row (it asks for timeout 5 and re-ACKs every 5 s)", async () => {
+    // The CI failure of tftpd-loss.test.ts, made deterministic: curl (--max-time 60 → `timeout 5`) re-ACKs the
+    // block before a lost one, a duplicate the server rightly ignores, so only the server's retransmissions
+    // recover it. They used to double from 5 to 10 and 20 s: after losses at 0, 5 and 15 s the idle limit (30 s)
+    // ended the transfer and curl failed with (28) after its own 60 s.
+    const pi = rack.pis[1];
+    const blksize = 512;
+    const block = 10;
+    // The first three DATA packets for `block` reaching the Pi are dropped: the quota counts the IP length of
+    // each (20 + 8 + 4 + 512 bytes) and matches while fewer than 3.5 packets' worth went through it.
+    const quota = Math.floor(3.5 * (32 + blksize));
+    const rules = [
+      "table inet pirack_drop {",
+      "  chain input {",
+      "    type filter hook input priority 0;",
+      `    meta l4proto udp @th,64,16 3 @th,80,16 ${block} quota until ${quota} bytes counter drop`,
+      "  }",
+      "}",
+    ].join("\n");
+    const nft = await bed.exec(pi.ns, "nft", ["-f", "-"], { input: rules });
+    expect(nft.exitCode, nft.stderr).toBe(0);
+    try {
+      const local = join(out, "curl-lost-thrice");
+      const r = await bed.exec(pi.ns, "curl", ["-sS", "--max-time", "60", "--tftp-blksize", String(blksize), "-o", local, `tftp://${pi.server}/multiple-512.bin`], { timeoutMs: 90_000 });
+      const listed = await bed.exec(pi.ns, "nft", ["list", "table", "inet", "pirack_drop"]);
+      expect(Number(/packets (\d+)/.exec(listed.stdout)?.[1] ?? -1), listed.stdout).toBe(3);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect((await readFile(local)).equals(files["multiple-512.bin"]!)).toBe(true);
+      const done = await server.waitEvent((e) => e.kind === "complete" && e.client.address === pi.address && e.file === "multiple-512.bin", "complete event");
+      expect(done).toMatchObject({ retransmits: 3 });
+    } finally {
+      await bed.exec(pi.ns, "nft", ["delete", "table", "inet", "pirack_drop"]);
+    }
+  });
+
   it("counts what it did in the metrics", async () => {
     const text = await server.metrics();
     expect(text).toMatch(/pirack_tftp_transfers_total\{outcome="complete"\} \d+/);
