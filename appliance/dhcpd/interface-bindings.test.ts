@@ -122,6 +122,29 @@ describe("interface bindings", () => {
     expect(bindings.openCount()).toBe(1);
   });
 
+  it("checks thousands of interfaces in slices spread over the check period, and still finds a recreated one within it", async () => {
+    const { clock, network, bindings, states } = rig();
+    const vlans = Array.from({ length: 2000 }, (_, i) => 10 + i);
+    for (const v of vlans) network.add(`eth0.${v}`);
+    await bindings.update(vlans.map(scope));
+    bindings.startWatching();
+    const looked: number[] = [];
+    const lookup = network.interfaceIndex.bind(network);
+    let n = 0;
+    network.interfaceIndex = (name: string) => (n++, lookup(name));
+    // One check period (1000 ms here), tick by tick: no tick looks at more than a slice.
+    for (let t = 0; t < 1000; t += 20) {
+      n = 0;
+      await clock.advance(20);
+      looked.push(n);
+    }
+    expect(Math.max(...looked)).toBeLessThanOrEqual(40);
+    expect(looked.reduce((a, b) => a + b, 0)).toBe(2000);
+    network.add("eth0.1500");
+    await clock.advance(1000);
+    expect(states).toContain("eth0.1500 waiting (interface recreated)");
+  });
+
   it("closes the socket of a scope that is removed, and stops delivering from it", async () => {
     const { network, bindings, datagrams, states } = rig();
     network.add("eth0.10");

@@ -3,6 +3,10 @@
  * with exponential backoff, and one deleted and recreated (new ifindex) is reopened, because a socket bound
  * to the old device silently hears nothing (dhcp-tftp-libs.md §1.4). Holds all per-interface state.
  */
+import { RoundRobin } from "../../lib/round-robin.ts";
+
+/** The interface check's ticks come no closer than this (a round of thousands takes larger slices instead). */
+const CHECK_TICK_MIN_MS = 20;
 import type { Logger } from "pino";
 import type { DhcpNetwork, DhcpSocket } from "./device-socket.ts";
 import type { MacAddress } from "./option-values.ts";
@@ -89,6 +93,7 @@ export interface InterfaceBindingsDeps {
 /** The set of interface bindings, keyed by interface name. */
 export class InterfaceBindings {
   private readonly bindings = new Map<string, Binding>();
+  private readonly rounds = new RoundRobin();
   private timer: unknown;
   private watching = false;
 
@@ -149,18 +154,20 @@ export class InterfaceBindings {
 
   private scheduleCheck(): void {
     if (!this.watching) return;
+    // Every interface once per checkMs, in slices (lib/round-robin.ts): thousands at once stalled every packet.
+    const tickMs = this.rounds.intervalMs(this.bindings.size, this.deps.checkMs, CHECK_TICK_MIN_MS);
     this.timer = this.deps.clock.setTimeout(() => {
       this.timer = undefined;
-      this.check();
-      this.deps.onCheck?.();
+      if (this.check(tickMs)) this.deps.onCheck?.();
       this.scheduleCheck();
-    }, this.deps.checkMs);
+    }, tickMs);
   }
 
-  /** One pass: reopen recreated or vanished interfaces, retry missing ones whose backoff ran out. */
-  private check(): void {
+  /** One slice: reopen recreated or vanished interfaces, retry missing ones whose backoff ran out; true at a round's end. */
+  private check(tickMs: number): boolean {
     const now = this.deps.clock.now();
-    for (const binding of this.bindings.values()) {
+    const { slice, roundDone } = this.rounds.next([...this.bindings.values()], this.deps.checkMs, tickMs);
+    for (const binding of slice) {
       if (binding.opening) continue;
       if (binding.socket) {
         const index = this.deps.network.interfaceIndex(binding.scope.interfaceName);
@@ -171,6 +178,7 @@ export class InterfaceBindings {
       } else if (now < binding.nextAttemptAt) continue;
       void this.attempt(binding);
     }
+    return roundDone;
   }
 
   private async attempt(binding: Binding): Promise<void> {

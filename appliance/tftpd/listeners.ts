@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { NotFoundError, PirackError } from "../../lib/errors.ts";
 import { parseIpv4 } from "../../lib/net/ipv4.ts";
+import { RoundRobin } from "../../lib/round-robin.ts";
 import { interfaceIndex, openDeviceBoundFd, readUdpTable, socketInode, udpSocketInodesOnPort } from "../../lib/net/device-socket.ts";
 
 /** A storage interface the server listens on, and the subnet its Pis' requests must come from. */
@@ -113,6 +114,7 @@ export function isOnInterface(iface: TftpInterface, address: string): boolean {
 /** The listening sockets of one server. */
 export class TftpListeners {
   private readonly listeners = new Map<string, Listener>();
+  private readonly rounds = new RoundRobin();
   private sampling: Promise<void> | null = null;
 
   constructor(private readonly deps: TftpListenersDeps) {}
@@ -151,10 +153,15 @@ export class TftpListeners {
     return null;
   }
 
-  /** Periodic upkeep: reopen missing or recreated interfaces, add kernel drops to the counter. */
-  check(): void {
+  /**
+   * Periodic upkeep, one slice of listeners per call, called every `tickMs` so that a round takes `periodMs`
+   * (`checkIntervalMs`; thousands at once stalled every transfer): reopen missing or recreated interfaces; at the
+   * end of each round, add kernel drops to the counter.
+   */
+  check(periodMs: number, tickMs: number): void {
     const now = this.deps.now();
-    for (const l of this.listeners.values()) {
+    const { slice, roundDone } = this.rounds.next([...this.listeners.values()], periodMs, tickMs);
+    for (const l of slice) {
       if (!l.iface || l.opening) continue;
       if (l.open) {
         if (this.deps.network.interfaceIndex(l.iface.interfaceName) === l.ifindex) continue;
@@ -164,7 +171,12 @@ export class TftpListeners {
       } else if (now < l.nextAttemptAt) continue;
       void this.attempt(l, false);
     }
-    void this.sampleDrops();
+    if (roundDone) void this.sampleDrops();
+  }
+
+  /** How long between `check` calls so every listener is checked once per `periodMs`. */
+  checkIntervalMs(periodMs: number, minMs: number): number {
+    return this.rounds.intervalMs(this.listeners.size, periodMs, minMs);
   }
 
   /**

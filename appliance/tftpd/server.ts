@@ -140,9 +140,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     // Transfers in workers have their own sweep there.
     for (const slot of this.slots.all()) if (slot.transfer instanceof Transfer) slot.transfer.tick(now);
     this.metrics.setCacheBytes(this.store.bytesCached);
-    if (now - this.lastCheckAt >= LISTENER_CHECK_MS) {
+    // Every listener once per LISTENER_CHECK_MS, a slice per sweep at most.
+    const tickMs = this.sockets?.checkIntervalMs(LISTENER_CHECK_MS, SWEEP_MS) ?? LISTENER_CHECK_MS;
+    if (now - this.lastCheckAt >= tickMs) {
       this.lastCheckAt = now;
-      this.sockets?.check();
+      this.sockets?.check(LISTENER_CHECK_MS, tickMs);
     }
   }
 
