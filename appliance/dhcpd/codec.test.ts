@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../lib/errors.ts";
 import { dhcpFixture, dhcpFixtureDir, type DhcpFixtureName } from "../../test/support/dhcpd-fixtures.ts";
-import { createDhcpPacket, decodeDhcpPacket, encodeDhcpPacket } from "./codec.ts";
+import { createDhcpPacket, decodeDhcpPacket, encodeDhcpPacket, ipv4Bytes } from "./codec.ts";
 import { DhcpOption } from "./constants.ts";
 import { describeDhcpPacket, ipv4Option, macOfPacket, messageTypeOf, parameterRequestList, textOption } from "./option-values.ts";
 
@@ -159,5 +159,22 @@ describe("createDhcpPacket", () => {
     const p = createDhcpPacket({ op: 2, transactionId: 1, clientHardwareAddress: Buffer.alloc(6), options: [[43, long]] });
     expect(p.optionItems.map((i) => [i.code, i.data.length])).toEqual([[43, 255], [43, 45], [255, 0]]);
     expect(decodeDhcpPacket(encodeDhcpPacket(p)).options.get(43)?.equals(long)).toBe(true);
+  });
+});
+
+describe("ipv4Bytes", () => {
+  it("reads dotted quads and refuses anything else, naming the text", () => {
+    expect([...ipv4Bytes("10.46.189.2")]).toEqual([10, 46, 189, 2]);
+    expect([...ipv4Bytes("0.0.0.0")]).toEqual([0, 0, 0, 0]);
+    expect([...ipv4Bytes("255.255.255.252")]).toEqual([255, 255, 255, 252]);
+    expect([...ipv4Bytes("010.1.1.1")]).toEqual([10, 1, 1, 1]);
+    for (const bad of ["", "1.2.3", "1.2.3.4.", ".1.2.3", "1.2.3.4.5", "1..2.3", "256.1.1.1", "1.2.3.1000", " 1.2.3.4", "1.2.3.4 ", "a.b.c.d", "1.2.3.-4", "::1"]) {
+      expect(() => ipv4Bytes(bad), bad).toThrow(new DecodeError("DHCP_BAD_ADDRESS", `expected a dotted-quad IPv4 address, got ${JSON.stringify(bad)}`));
+    }
+  });
+
+  it("macOfPacket gives the chaddr's six bytes as lower-case colon text", () => {
+    const packet = createDhcpPacket({ op: 1, transactionId: 1, clientHardwareAddress: Buffer.from("DCA632A00003", "hex"), options: [] });
+    expect(macOfPacket(decodeDhcpPacket(encodeDhcpPacket(packet)))).toBe("dc:a6:32:a0:00:03");
   });
 });

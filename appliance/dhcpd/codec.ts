@@ -75,12 +75,34 @@ export function readIpv4(buf: Buffer, offset = 0): string {
 
 /** Four bytes of a dotted quad; throws a DecodeError naming the bad text. */
 export function ipv4Bytes(address: string): Buffer {
-  const parts = address.split(".");
-  const bytes = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
-  if (bytes.length !== 4 || bytes.some((b) => !(b >= 0 && b <= 255))) {
-    throw new DecodeError("DHCP_BAD_ADDRESS", `expected a dotted-quad IPv4 address, got ${JSON.stringify(address)}`);
+  const out = Buffer.allocUnsafe(4);
+  writeIpv4(address, out, 0);
+  return out;
+}
+
+/**
+ * Writes a dotted quad's four bytes at `offset` (on every reply's path: one scan of the text, no split, no
+ * regular expression, no array); throws a DecodeError naming the bad text.
+ */
+function writeIpv4(address: string, out: Buffer, offset: number): void {
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= address.length; i++) {
+    const c = i < address.length ? address.charCodeAt(i) : 46; // the end closes the last part like a "."
+    if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && digits > 0 && value <= 255 && part < 4) {
+      out[offset + part++] = value;
+      value = 0;
+      digits = 0;
+    } else {
+      part = -1;
+      break;
+    }
   }
-  return Buffer.from(bytes);
+  if (part !== 4) throw new DecodeError("DHCP_BAD_ADDRESS", `expected a dotted-quad IPv4 address, got ${JSON.stringify(address)}`);
 }
 
 /**
@@ -201,10 +223,10 @@ export function encodeDhcpPacket(packet: DhcpPacket): Buffer {
   out.writeUInt32BE(packet.transactionId >>> 0, HeaderOffset.xid);
   out.writeUInt16BE(packet.secondsElapsed, HeaderOffset.secs);
   out.writeUInt16BE(packet.flags, HeaderOffset.flags);
-  ipv4Bytes(packet.clientAddress).copy(out, HeaderOffset.ciaddr);
-  ipv4Bytes(packet.yourAddress).copy(out, HeaderOffset.yiaddr);
-  ipv4Bytes(packet.serverAddress).copy(out, HeaderOffset.siaddr);
-  ipv4Bytes(packet.gatewayAddress).copy(out, HeaderOffset.giaddr);
+  writeIpv4(packet.clientAddress, out, HeaderOffset.ciaddr);
+  writeIpv4(packet.yourAddress, out, HeaderOffset.yiaddr);
+  writeIpv4(packet.serverAddress, out, HeaderOffset.siaddr);
+  writeIpv4(packet.gatewayAddress, out, HeaderOffset.giaddr);
   packet.clientHardwareAddress.copy(out, HeaderOffset.chaddr, 0, 16);
   packet.serverName.copy(out, HeaderOffset.sname, 0, 64);
   packet.bootFileName.copy(out, HeaderOffset.file, 0, 128);

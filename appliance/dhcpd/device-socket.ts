@@ -7,6 +7,7 @@ import dgram from "node:dgram";
 import { execa } from "execa";
 import { readFile } from "node:fs/promises";
 import { OperationError } from "../../lib/errors.ts";
+import { literalLookup } from "../../lib/net/literal-lookup.ts";
 import { interfaceIndex, openDeviceBoundFd, readUdpTable, socketInode } from "../../lib/net/device-socket.ts";
 import type { MacAddress } from "./option-values.ts";
 
@@ -75,7 +76,8 @@ export class DeviceSocketNetwork implements DhcpNetwork {
 
   async openSocket(interfaceName: string, port: number): Promise<DhcpSocket> {
     const fd = openDeviceBoundFd({ interfaceName, address: "0.0.0.0", port, broadcast: true, codePrefix: "DHCP" });
-    const socket = dgram.createSocket("udp4");
+    // Replies go to literals only: sent at once rather than after the rest of the handler's turn.
+    const socket = dgram.createSocket({ type: "udp4", lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
       socket.bind({ fd }, () => {

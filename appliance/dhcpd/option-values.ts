@@ -17,8 +17,13 @@ export function parseMac(text: string): MacAddress {
 /** The client's Ethernet address from chaddr (htype 1, hlen 6), or undefined for other hardware. */
 export function macOfPacket(packet: DhcpPacket): MacAddress | undefined {
   if (packet.hardwareType !== 1 || packet.hardwareAddressLength !== 6) return undefined;
-  return parseMac(packet.clientHardwareAddress.subarray(0, 6).toString("hex"));
+  // Several times per packet: six table lookups rather than hex text, a regular expression and a join.
+  const b = packet.clientHardwareAddress;
+  return `${HEX[b[0]!]}:${HEX[b[1]!]}:${HEX[b[2]!]}:${HEX[b[3]!]}:${HEX[b[4]!]}:${HEX[b[5]!]}` as MacAddress;
 }
+
+/** "00" to "ff" by byte value. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** The six bytes of a MAC address. */
 export const macBytes = (mac: MacAddress): Buffer => Buffer.from(mac.replace(/:/g, ""), "hex");

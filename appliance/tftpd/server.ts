@@ -2,6 +2,7 @@
  * The TFTP server: one listening socket, one socket per transfer. Read-only; answers each Pi from its
  * own view (generated cmdline.txt/config.txt) and the shared firmware directory.
  */
+import { literalLookup } from "../../lib/net/literal-lookup.ts";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
@@ -32,13 +33,6 @@ const SWEEP_MS = 100;
 export { DEFAULT_TFTP_OPTIONS };
 
 
-/**
- * Address "resolution" for sockets that only ever send to the IPv4 literal a packet came from. dgram
- * runs every send's address through dns.lookup, which answers literals on the next tick; answering
- * synchronously sends at once and took ~10% off the per-block CPU in bench/tftp.
- */
-const literalLookup = (address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void =>
-  callback(null, address, 4);
 
 /** Read-only TFTP server for Pi netboot; `on("transfer", e => …)` receives every per-transfer event. */
 export class TftpServer extends EventEmitter<TftpServerEvents> {

@@ -1,4 +1,5 @@
 /** Worker-thread side of TransferPool: runs the transfers it is handed, each on its own socket. */
+import { literalLookup } from "../../lib/net/literal-lookup.ts";
 import { createSocket, type Socket } from "node:dgram";
 import { parentPort } from "node:worker_threads";
 import { Transfer } from "./transfer.ts";
@@ -9,8 +10,6 @@ const SWEEP_MS = 100;
 // Progress reaches the server at most this often per transfer: enough for it to tell a stalled
 // transfer (no progress for a retransmit timeout, 1 s by default) from a live one, without a message per ACK.
 const PROGRESS_REPORT_MS = 250;
-const literalLookup = (address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void =>
-  callback(null, address, 4);
 
 const port = parentPort;
 if (!port) throw new Error("transfer-worker must run in a worker thread");
