@@ -4,9 +4,9 @@
  */
 import { Command, Option } from "commander";
 import { mkdir } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { readFileSync } from "node:fs";
+import { packagePath } from "../lib/package-root.ts";
 import { callApi, CliFailure, cliLogger, defaultApi, EXIT_CONFIG, renderTable, requireConfig } from "./cli-support.ts";
 import { registerRootfsCommands } from "./cli-rootfs.ts";
 import { registerWorkloadsCommands } from "./cli-workloads.ts";
@@ -14,9 +14,9 @@ import { writeFileAtomic } from "../lib/fs-atomic.ts";
 import { planFiles, planRack } from "./plan.ts";
 
 /** The embedded default rack: the story's two-Pi seed example, shipped in the package. */
-export const DEFAULT_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), "../examples/seed-rack.yaml");
+export const DEFAULT_CONFIG = packagePath("examples/seed-rack.yaml");
 
-const packageVersion = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const packageVersion = (JSON.parse(readFileSync(packagePath("package.json"), "utf8")) as { version: string }).version;
 
 /** Where every command that reads the rack config looks by default. */
 const SYSTEM_CONFIG = "/etc/pirack/rack.yaml";

@@ -2,24 +2,16 @@
  * The dashboard's routes: its three static files (read from this folder, served with their content types; they
  * hold no rack data), the overview JSON it polls, and each Pi's boot timeline as SVG and JSON.
  */
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packagePath } from "../../lib/package-root.ts";
 import type { ServerResponse } from "node:http";
 import type { Appliance } from "../appliance.ts";
 import type { Overview } from "./overview.ts";
 import { renderTimelineSvg } from "./timeline-svg.ts";
 
-/**
- * The dashboard's folder: appliance/dashboard/ of the package, found from this module's file upwards, so the
- * same code serves it from the sources and from the bundle in dist/ (bin/build.mjs).
- */
-const ASSET_DIR = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, "appliance", "dashboard");
-})();
+/** The dashboard's folder, from the package root (the same from the sources and from the bundle in dist/). */
+const ASSET_DIR = packagePath("appliance/dashboard");
 
 const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },

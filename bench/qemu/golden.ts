@@ -7,6 +7,7 @@
  * covering everything the build reads (architecture, suite, mirror, package set), so a bench run after the
  * first one starts in seconds.
  */
+import { packagePath } from "../../lib/package-root.ts";
 import { createHash, randomBytes } from "node:crypto";
 import { execa } from "execa";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -89,7 +90,7 @@ async function buildGolden(spec: GoldenSpec, key: string, dir: string, manifestP
     const config = join(tmp, "rack.yaml");
     await writeFile(config, renderBuildConfig(join(dir, "images"), join(tmp, "work")));
     const started = Date.now();
-    const cli = new URL("../../bin/pirack.mjs", import.meta.url).pathname;
+    const cli = packagePath("bin/pirack.mjs");
     const args = [cli, "image", "build", "--config", config, "--name", GOLDEN_NAME, "--arch", spec.arch, "--suite", spec.suite, "--mirror", spec.mirror, "--json"];
     if (spec.include.length) args.push("--include", spec.include.join(","));
     await rm(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@
  * pid, and the next run waits for that build, adopts the layer it finished (its times unknown), or builds again.
  * Nothing is deleted while anything is mounted below the images directory.
  */
+import { packagePath } from "../../lib/package-root.ts";
 import { createHash } from "node:crypto";
 import { execa } from "execa";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -127,7 +128,7 @@ export async function ensureRoleLayer(golden: GoldenImage, role: Role, opts: { o
   const config = join(work, "rack.yaml");
   await writeFile(config, renderBuildConfig(golden.imagesDir, work));
   const loadBefore = (await execa("uptime", { reject: false })).stdout.trim();
-  const cli = new URL("../../bin/pirack.mjs", import.meta.url).pathname;
+  const cli = packagePath("bin/pirack.mjs");
   const started = Date.now();
   const logPath = join(recordDir, `${role.name}.build.log`);
   await writeFile(logPath, "");

@@ -36,6 +36,17 @@ describe("bin/pirack.mjs and its bundle", () => {
     }
   }, 120_000);
 
+  it("takes no path relative to its own file but its workers beside it (every module shares dist/pirack.mjs)", async () => {
+    // A module's `new URL("../../x", import.meta.url)` points above the package from dist/: lib/package-root.ts
+    // is the one way to a package file. Allowed: the CommonJS banner, the two workers, tsx's resolution, the root.
+    const allowed = [/__pirackCreateRequire\(import\.meta\.url\)/, /new URL\("\.\/(config|transfer)-worker\.mjs", import\.meta\.url\)/, /import\.meta\.resolve\("tsx"\)/, /dirname\d*\(fileURLToPath\d*\(import\.meta\.url\)\)/];
+    for (const file of ["pirack.mjs", "config-worker.mjs", "transfer-worker.mjs"]) {
+      const lines = (await readFile(join(pkg, "dist", file), "utf8")).split("\n");
+      const uses = lines.map((l, i) => [i + 1, l] as const).filter(([, l]) => l.includes("import.meta") && !allowed.some((a) => a.test(l)));
+      expect(uses.map(([n, l]) => `${file}:${n}: ${l.trim()}`)).toEqual([]);
+    }
+  });
+
   it("a bundle older than a source is not run: the sources are, and stderr says so once", async () => {
     const stampPath = join(pkg, "dist/build.json");
     const stamp = JSON.parse(await readFile(stampPath, "utf8")) as { newestSourceMs: number };
