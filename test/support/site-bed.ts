@@ -253,16 +253,24 @@ ${this.opts.dbPair ? DB_PAIR_WORKLOADS : ""}`;
   /** Kills every process of the run and removes every namespace and file. */
   async stop(): Promise<void> {
     // php-fpm and nginx workers outlive a SIGKILLed master and hold the test's pipes open: kill every process
-    // in this run's namespaces first, then let the bed remove them.
-    for (const name of Object.values(this.ns)) {
-      const pids = (await execa("ip", ["netns", "pids", name], { reject: false })).stdout.split(/\s+/).filter(Boolean);
-      for (const pid of pids) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {
-          // Already gone.
+    // in this run's namespaces first, then let the bed remove them. Again until none is left: a master killed
+    // after one of its workers has already forked a new one, which the first listing did not name (CI: the
+    // bed's cleanup then waited for that worker's pipes past the hook's minute).
+    for (let round = 0; round < 50; round++) {
+      let left = 0;
+      for (const name of Object.values(this.ns)) {
+        const pids = (await execa("ip", ["netns", "pids", name], { reject: false })).stdout.split(/\s+/).filter(Boolean);
+        left += pids.length;
+        for (const pid of pids) {
+          try {
+            process.kill(Number(pid), "SIGKILL");
+          } catch {
+            // Already gone.
+          }
         }
       }
+      if (left === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
     }
     await this.bed.cleanup();
   }
